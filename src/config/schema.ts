@@ -1,0 +1,62 @@
+// The shape of mirrors.json. This TypeBox source is the single truth: the TypeScript types, the Ajv
+// validator and the published mirrors.schema.json (npm run gen-schema) all come from it.
+import { Type, type Static } from '@sinclair/typebox';
+
+const MirrorSchema = Type.Object({
+  name: Type.String({
+    pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$',
+    description: 'Unique name: letters, digits, ".", "_", "-"; shown in headers, stats and logs',
+  }),
+  url: Type.String({ minLength: 1, description: 'Absolute http(s) URL of the mirror\'s copy of the repository root' }),
+  weight: Type.Number({ exclusiveMinimum: 0, default: 100, description: 'Relative share of traffic' }),
+  bandwidthMbps: Type.Number({ exclusiveMinimum: 0, default: 1000, description: 'Declared uplink capacity in Mbit/s' }),
+  country: Type.Optional(Type.String({ description: 'ISO 3166-1 alpha-2 code, upper case' })),
+  continent: Type.Optional(Type.String({ description: 'AF, AN, AS, EU, NA, OC or SA; derived from country if omitted' })),
+  latitude: Type.Optional(Type.Number({ minimum: -90, maximum: 90 })),
+  longitude: Type.Optional(Type.Number({ minimum: -180, maximum: 180 })),
+  enabled: Type.Boolean({ default: true, description: 'false keeps the mirror configured but sends it nothing' }),
+}, { additionalProperties: false });
+
+export const ConfigSchema = Type.Object({
+  $schema: Type.Optional(Type.String()),
+  repository: Type.String({
+    minLength: 1, default: './repository',
+    description: 'The master copy of the files, relative to this config file',
+  }),
+  smallFileBytes: Type.Integer({
+    minimum: 0, default: 4096,
+    description: 'Files smaller than this are served directly instead of redirected',
+  }),
+  fallbackUrl: Type.Optional(Type.String({
+    description: 'Where to redirect when no mirror is eligible; omitted = serve from the repository',
+  })),
+  trustProxy: Type.Array(Type.String(), {
+    default: ['127.0.0.1/32', '::1/128'],
+    description: 'CIDRs of reverse proxies whose X-Forwarded-For / Forwarded headers are believed',
+  }),
+  rateLimit: Type.Object({
+    enabled: Type.Boolean({ default: true }),
+    max: Type.Integer({ minimum: 1, default: 1200, description: 'Requests per client address per window' }),
+    windowSeconds: Type.Integer({ minimum: 1, default: 60 }),
+  }, { additionalProperties: false, default: {} }),
+  catalog: Type.Object({
+    rescanSeconds: Type.Integer({
+      minimum: 0, default: 300,
+      description: 'How often the repository is rescanned for changes; 0 = only at start, on SIGHUP and `mirrorgate scan`',
+    }),
+    hashConcurrency: Type.Integer({ minimum: 0, default: 1, description: 'Files hashed (sha256) at once in the background; 0 = off' }),
+  }, { additionalProperties: false, default: {} }),
+  counters: Type.Object({
+    flushIntervalMs: Type.Integer({ minimum: 100, maximum: 60000, default: 1000 }),
+    minuteRetentionHours: Type.Integer({ minimum: 1, default: 48 }),
+    hourRetentionDays: Type.Integer({ minimum: 1, default: 400 }),
+  }, { additionalProperties: false, default: {} }),
+  probe: Type.Object({
+    intervalSeconds: Type.Integer({ minimum: 1, default: 30 }),
+    timeoutMs: Type.Integer({ minimum: 100, default: 3000 }),
+  }, { additionalProperties: false, default: {} }),
+  mirrors: Type.Array(MirrorSchema, { default: [] }),
+}, { additionalProperties: false });
+
+export type RawConfig = Static<typeof ConfigSchema>;
+export type RawMirror = Static<typeof MirrorSchema>;

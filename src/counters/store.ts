@@ -1,0 +1,60 @@
+// Owns the counter_minutes and counter_hours tables (migrations/001): one row per (minute|hour, target)
+// holding requests and bytes. Writes add to a row, never replace it, so several writers (workers, a
+// restarted process within the same minute) sum correctly.
+import type { Db } from '../db/open.js';
+import type { MinuteTally } from './counters.js';
+
+export interface Retention {
+  readonly minuteRetentionHours: number;
+  readonly hourRetentionDays: number;
+}
+
+export interface TargetStats {
+  readonly target: string;
+  readonly requests: number;
+  readonly bytes: number;
+}
+
+export class CounterStore {
+  private readonly addMinute;
+  private readonly addHour;
+
+  constructor(private readonly db: Db) {
+    this.addMinute = db.prepare(`INSERT INTO counter_minutes (minute, target, requests, bytes) VALUES (?, ?, ?, ?)
+      ON CONFLICT(minute, target) DO UPDATE SET requests = requests + excluded.requests, bytes = bytes + excluded.bytes`);
+    this.addHour = db.prepare(`INSERT INTO counter_hours (hour, target, requests, bytes) VALUES (?, ?, ?, ?)
+      ON CONFLICT(hour, target) DO UPDATE SET requests = requests + excluded.requests, bytes = bytes + excluded.bytes`);
+  }
+
+  /** Writes the tallies in one transaction. */
+  write(tallies: readonly MinuteTally[]): void {
+    if (tallies.length === 0) return;
+    this.db.transaction(() => {
+      for (const t of tallies) {
+        this.addMinute.run(t.minute, t.target, t.requests, t.bytes);
+        this.addHour.run(Math.floor(t.minute / 60), t.target, t.requests, t.bytes);
+      }
+    })();
+  }
+
+  /** Deletes rows past their retention; returns how many went. */
+  prune(retention: Retention, nowMs: number): number {
+    const minuteCut = Math.floor(nowMs / 60_000) - retention.minuteRetentionHours * 60;
+    const hourCut = Math.floor(nowMs / 3_600_000) - retention.hourRetentionDays * 24;
+    return this.db.prepare('DELETE FROM counter_minutes WHERE minute < ?').run(minuteCut).changes
+      + this.db.prepare('DELETE FROM counter_hours WHERE hour < ?').run(hourCut).changes;
+  }
+
+  /**
+   * Totals per target since `sinceMs`. Minute rows answer while they cover the span; beyond the minute
+   * retention the hourly roll-ups do (whole hours, so the span may start up to an hour earlier).
+   */
+  totalsSince(sinceMs: number, nowMs: number, retention: Retention): TargetStats[] {
+    const useMinutes = nowMs - sinceMs <= retention.minuteRetentionHours * 3_600_000;
+    const sql = useMinutes
+      ? 'SELECT target, SUM(requests) AS requests, SUM(bytes) AS bytes FROM counter_minutes WHERE minute >= ? GROUP BY target'
+      : 'SELECT target, SUM(requests) AS requests, SUM(bytes) AS bytes FROM counter_hours WHERE hour >= ? GROUP BY target';
+    const from = useMinutes ? Math.floor(sinceMs / 60_000) : Math.floor(sinceMs / 3_600_000);
+    return this.db.prepare(sql).all(from) as TargetStats[];
+  }
+}

@@ -1,0 +1,54 @@
+// Operator endpoints under /_mirrorgate/ (the catalog never holds that name: it is not a download path).
+// health for load balancers, metrics in Prometheus text format, mirrors as JSON.
+import type { FastifyInstance } from 'fastify';
+import type { Runtime } from '../runtime/runtime.js';
+
+export const ADMIN_PREFIX = '/_mirrorgate';
+
+export function adminRoutes(app: FastifyInstance, runtime: Runtime): void {
+  app.get(`${ADMIN_PREFIX}/health`, async () => ({
+    status: 'ok',
+    files: runtime.catalog.size,
+    mirrors: runtime.config.mirrors.length,
+    enabled: runtime.config.mirrors.filter((m) => m.enabled).length,
+  }));
+
+  app.get(`${ADMIN_PREFIX}/mirrors`, async () => runtime.config.mirrors.map((m) => ({
+    name: m.name,
+    url: m.url,
+    weight: m.weight,
+    bandwidthMbps: m.bandwidthMbps,
+    country: m.country ?? null,
+    continent: m.continent ?? null,
+    enabled: m.enabled,
+    state: m.enabled ? 'enabled' : 'disabled',
+    requests: runtime.counters.totals.get(m.name)?.requests ?? 0,
+    bytes: runtime.counters.totals.get(m.name)?.bytes ?? 0,
+  })));
+
+  app.get(`${ADMIN_PREFIX}/metrics`, async (_request, reply) => {
+    reply.type('text/plain; version=0.0.4');
+    return renderMetrics(runtime);
+  });
+}
+
+function renderMetrics(runtime: Runtime): string {
+  const lines: string[] = [];
+  const metric = (name: string, type: string, help: string, samples: [string, number][]) => {
+    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+    for (const [labels, value] of samples) lines.push(`${name}${labels} ${value}`);
+  };
+  const totals = [...runtime.counters.totals];
+  const label = (target: string) => `{target="${target.replace(/["\\]/g, '\\$&')}"}`;
+  metric('mirrorgate_requests_total', 'counter', 'Downloads answered since start, by target (mirror, _local, _fallback).',
+    totals.map(([t, v]) => [label(t), v.requests]));
+  metric('mirrorgate_bytes_total', 'counter', 'Bytes handed off since start, by target.',
+    totals.map(([t, v]) => [label(t), v.bytes]));
+  metric('mirrorgate_catalog_files', 'gauge', 'Files in the catalog.', [['', runtime.catalog.size]]);
+  metric('mirrorgate_mirror_enabled', 'gauge', '1 when the mirror is enabled in the config.',
+    runtime.config.mirrors.map((m) => [`{mirror="${m.name}"}`, m.enabled ? 1 : 0]));
+  metric('mirrorgate_config_reloads_total', 'counter', 'Config reloads, by result.',
+    [['{result="applied"}', runtime.reloads.applied], ['{result="rejected"}', runtime.reloads.rejected]]);
+  metric('mirrorgate_counters_pending', 'gauge', 'Counter rows waiting for the next flush.', [['', runtime.counters.pending]]);
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,65 @@
+// The request path: normalise → look up → small file? serve it : select a mirror → count → 302.
+// Reads only in-memory state; the counters are flushed to SQLite by a timer elsewhere.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { normalizeRequestPath, encodePath } from '../catalog/request-path.js';
+import type { FileEntry } from '../catalog/catalog.js';
+import { selectMirror } from '../selection/select.js';
+import { FALLBACK, LOCAL } from '../counters/counters.js';
+import { expectedBytes } from '../http/range.js';
+import type { Runtime } from '../runtime/runtime.js';
+
+export const ALLOW = 'GET, HEAD';
+const OTHER_METHODS = ['POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'] as const;
+
+export function downloadRoutes(app: FastifyInstance, runtime: Runtime, random: () => number): void {
+  app.route({ method: ['GET', 'HEAD'], url: '/*', handler: download });
+  app.route({
+    method: [...OTHER_METHODS],
+    url: '/*',
+    handler: (_request, reply) => reply.code(405).header('allow', ALLOW).type('text/plain').send('Method Not Allowed\n'),
+  });
+
+  function download(request: FastifyRequest, reply: FastifyReply): FastifyReply {
+    const target = normalizeRequestPath(request.url);
+    if (!target.ok) return reply.code(400).type('text/plain').send(`Bad Request: ${target.reason}\n`);
+    const file = runtime.catalog.lookup(target.path);
+    if (file === undefined) return reply.code(404).type('text/plain').send('Not Found\n');
+    const config = runtime.config;
+    const bytes = request.method === 'HEAD' ? 0 : expectedBytes(request.headers.range, file.size);
+    if (file.size < config.smallFileBytes) return serveLocal(reply, file, bytes);
+
+    const { chosen } = selectMirror({ mirrors: config.mirrors, file, avoid: avoidOf(request), random });
+    if (chosen !== undefined) {
+      runtime.counters.add(chosen.name, bytes);
+      return redirect(reply, chosen.url + encodePath(file.path), chosen.name);
+    }
+    if (config.fallbackUrl !== undefined) {
+      runtime.counters.add(FALLBACK, bytes);
+      return redirect(reply, config.fallbackUrl + encodePath(file.path), FALLBACK);
+    }
+    return serveLocal(reply, file, bytes);
+  }
+
+  function serveLocal(reply: FastifyReply, file: FileEntry, bytes: number): FastifyReply {
+    runtime.counters.add(LOCAL, bytes);
+    reply.header('x-mirrorgate-mirror', LOCAL);
+    return reply.sendFile(`/${file.path}`, runtime.config.repository, { dotfiles: 'allow', maxAge: 0 });
+  }
+}
+
+function redirect(reply: FastifyReply, location: string, mirror: string): FastifyReply {
+  // A redirect depends on who asks and on the mirrors' state: no shared cache may keep it.
+  return reply.code(302)
+    .header('location', location)
+    .header('cache-control', 'private, no-store')
+    .header('x-mirrorgate-mirror', mirror)
+    .send();
+}
+
+/** `?avoid=a,b` or `?avoid=a&avoid=b`: mirrors the client wants skipped. */
+function avoidOf(request: FastifyRequest): ReadonlySet<string> | undefined {
+  const value = (request.query as Record<string, unknown>).avoid;
+  if (value === undefined) return undefined;
+  const list = (Array.isArray(value) ? value : [value]).filter((v): v is string => typeof v === 'string');
+  return new Set(list.flatMap((v) => v.split(',')).map((v) => v.trim()).filter((v) => v !== ''));
+}

@@ -1,0 +1,153 @@
+// The composition root of a running mirrorgate, free of Fastify: the database, the current config, the
+// catalog, the counters and the background loops that keep them fresh. The HTTP layer reads from it; the
+// CLI's offline commands use the same pieces directly.
+import type { BlockList } from 'node:net';
+import { openDb, readMeta, writeMeta, type Db } from '../db/open.js';
+import { blockListOf, formatProblems, loadConfigFile, loadConfigOrThrow, type Config, type ConfigResult } from '../config/load.js';
+import { Catalog, type ScanReport } from '../catalog/catalog.js';
+import { Hasher } from '../catalog/hasher.js';
+import { Counters } from '../counters/counters.js';
+import { CounterStore } from '../counters/store.js';
+import { ConfigWatcher } from './config-watcher.js';
+import { Loop } from './loop.js';
+import type { Log } from '../log.js';
+
+export interface RuntimeOptions {
+  readonly configPath: string;
+  readonly dbPath: string;
+  readonly log: Log;
+  /** Watch the config file and apply edits (default true). SIGHUP reload works either way. */
+  readonly watchConfig?: boolean;
+  readonly now?: () => number;
+}
+
+const CATALOG_POLL_MS = 2000;
+const PRUNE_INTERVAL_MS = 10 * 60_000;
+
+export class Runtime {
+  config: Config;
+  /** trustProxy as a BlockList, rebuilt with each config. */
+  trusted: BlockList;
+  readonly catalog: Catalog;
+  readonly counters: Counters;
+  readonly reloads = { applied: 0, rejected: 0 };
+  private readonly store: CounterStore;
+  private readonly hasher: Hasher;
+  private readonly loops: Loop[] = [];
+  private readonly watcher: ConfigWatcher | undefined;
+  private scanning: Promise<ScanReport> | undefined;
+  private closed = false;
+
+  private constructor(readonly db: Db, config: Config, private readonly options: RuntimeOptions, readonly log: Log) {
+    this.config = config;
+    this.trusted = blockListOf(config.trustProxy);
+    this.catalog = new Catalog(db);
+    this.counters = new Counters(options.now);
+    this.store = new CounterStore(db);
+    this.hasher = new Hasher(db, () => this.config.repository, () => this.config.catalog.hashConcurrency, log.child({ component: 'hasher' }));
+    if (options.watchConfig !== false) this.watcher = new ConfigWatcher(config.source, () => this.reload());
+  }
+
+  /** Loads config and catalog; scans first when the db has no catalog for this repository yet. */
+  static async start(options: RuntimeOptions): Promise<Runtime> {
+    const config = loadConfigOrThrow(options.configPath);
+    const { db, migrations } = openDb(options.dbPath);
+    const log = options.log;
+    if (migrations.applied.length > 0) log.info({ migrations: migrations.applied, version: migrations.to }, 'database migrated');
+    const runtime = new Runtime(db, config, options, log);
+    runtime.catalog.load();
+    const first = runtime.rescan().catch(() => undefined); // a missing repository is logged, not fatal
+    // A catalog of this repository persisted by an earlier run answers at once; the scan refreshes it.
+    if (readMeta(db, 'catalog_root') !== config.repository || runtime.catalog.size === 0) await first;
+    runtime.startLoops();
+    runtime.watcher?.start();
+    return runtime;
+  }
+
+  get now(): number {
+    return (this.options.now ?? Date.now)();
+  }
+
+  /** Re-reads the config file; applies it only when valid, otherwise logs why and keeps the old one. */
+  reload(): ConfigResult {
+    let result: ConfigResult;
+    try {
+      result = loadConfigFile(this.config.source);
+    } catch (err) {
+      result = { ok: false, problems: [{ path: '(root)', message: (err as Error).message }] };
+    }
+    if (!result.ok) {
+      this.reloads.rejected += 1;
+      this.log.error({ problems: result.problems }, `config not applied, still serving the previous one:\n${formatProblems(result.problems)}`);
+      return result;
+    }
+    const previous = this.config;
+    this.config = result.config;
+    this.trusted = blockListOf(result.config.trustProxy);
+    this.reloads.applied += 1;
+    for (const w of result.warnings) this.log.warn(w, 'config warning');
+    this.log.info({ mirrors: result.config.mirrors.length }, 'config applied');
+    if (previous.repository !== result.config.repository) void this.rescan().catch(() => undefined);
+    return result;
+  }
+
+  /** Rescans the repository; concurrent calls share one scan. */
+  rescan(): Promise<ScanReport> {
+    if (this.scanning) return this.scanning;
+    const root = this.config.repository;
+    this.scanning = this.catalog.scan(root)
+      .then((report) => {
+        writeMeta(this.db, 'catalog_root', root);
+        this.log.info({ ...report, repository: root }, 'catalog scanned');
+        this.hasher.kick();
+        return report;
+      })
+      .catch((err: unknown) => {
+        this.log.warn({ repository: root, err: (err as Error).message }, 'cannot scan repository; keeping the previous catalog');
+        throw err;
+      })
+      .finally(() => {
+        this.scanning = undefined;
+      });
+    return this.scanning;
+  }
+
+  /** Writes counted requests to SQLite; on failure they stay in memory for the next try. */
+  flush(): void {
+    const tallies = this.counters.drain();
+    try {
+      this.store.write(tallies);
+    } catch (err) {
+      this.counters.restore(tallies);
+      this.log.error({ err: (err as Error).message, pending: tallies.length }, 'cannot write counters; will retry');
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.watcher?.stop();
+    await Promise.all(this.loops.map((l) => l.stop()));
+    await this.hasher.stop();
+    await this.scanning?.catch(() => undefined);
+    this.flush();
+    this.db.close();
+  }
+
+  /** Resolves once the background hasher has nothing left to do (tests, `mirrorgate scan`). */
+  hashed(): Promise<void> {
+    return this.hasher.idle();
+  }
+
+  private startLoops(): void {
+    const onError = (what: string) => (err: unknown) => this.log.error({ err: (err as Error).message }, `${what} failed`);
+    this.loops.push(
+      new Loop(() => this.config.counters.flushIntervalMs, () => this.flush(), onError('counter flush')).start(),
+      new Loop(() => PRUNE_INTERVAL_MS, () => this.store.prune(this.config.counters, this.now), onError('counter prune')).start(),
+      new Loop(() => CATALOG_POLL_MS, () => {
+        if (this.catalog.reloadIfChanged()) this.log.info({ files: this.catalog.size }, 'catalog reloaded after an outside scan');
+      }, onError('catalog poll')).start(),
+      new Loop(() => this.config.catalog.rescanSeconds * 1000, () => this.rescan().catch(() => undefined), onError('rescan')).start(),
+    );
+  }
+}

@@ -1,0 +1,51 @@
+// Process entry for `mirrorgate serve`: logger, listen, signals, graceful close. SIGTERM/SIGINT close
+// (in-flight requests finish, counters are flushed); SIGHUP re-reads mirrors.json and rescans.
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from './app.js';
+import type { Settings } from './settings.js';
+
+export interface RunningServer {
+  readonly app: FastifyInstance;
+  readonly url: string;
+  /** Resolves when the server has closed after a signal or close(). */
+  readonly closed: Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startServer(settings: Settings): Promise<RunningServer> {
+  const app = await buildApp({
+    configPath: settings.config,
+    dbPath: settings.db,
+    logger: { level: settings.logLevel },
+  });
+  let closing: Promise<void> | undefined;
+  let markClosed = () => {};
+  const closed = new Promise<void>((resolve) => { markClosed = resolve; });
+  const close = () => (closing ??= app.close().finally(() => {
+    removeSignals();
+    markClosed();
+  }));
+  const onStop = (signal: string) => {
+    app.log.info({ signal }, 'shutting down');
+    void close();
+  };
+  const onHup = () => {
+    app.log.info({ signal: 'SIGHUP' }, 'reloading config and rescanning');
+    app.mirrorgate.reload();
+    app.mirrorgate.rescan().catch(() => undefined);
+  };
+  const onTerm = () => onStop('SIGTERM');
+  const onInt = () => onStop('SIGINT');
+  const removeSignals = () => {
+    process.off('SIGTERM', onTerm).off('SIGINT', onInt).off('SIGHUP', onHup);
+  };
+  process.on('SIGTERM', onTerm).on('SIGINT', onInt).on('SIGHUP', onHup);
+  let url: string;
+  try {
+    url = await app.listen({ host: settings.host, port: settings.port });
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  return { app, url, closed, close };
+}
