@@ -78,45 +78,56 @@ export function loadConfigOrThrow(file: string): Config {
 
 export function validateConfig(doc: unknown, source: string): ConfigResult {
   const raw = structuredClone(doc);
-  if (!validateShape(raw)) {
-    return { ok: false, problems: (validateShape.errors ?? []).map(shapeProblem) };
-  }
-  const problems: Problem[] = [];
+  const shapeOk = validateShape(raw);
+  const problems: Problem[] = shapeOk ? [] : (validateShape.errors ?? []).map(shapeProblem);
+  // Meaning is checked even when the shape is wrong, so one run reports every problem.
+  const meaning = checkMeaning(raw, problems);
+  if (!shapeOk || problems.length > 0 || meaning === undefined) return { ok: false, problems };
   const warnings: Problem[] = [];
-  const mirrors = raw.mirrors.map((m, i) => checkMirror(m, i, problems));
-  const seen = new Map<string, number>();
-  raw.mirrors.forEach((m, i) => {
-    const key = m.name.toLowerCase();
-    const first = seen.get(key);
-    if (first !== undefined) problems.push({ path: `mirrors[${i}].name`, message: `duplicates the name of mirrors[${first}]` });
-    else seen.set(key, i);
-  });
-  raw.trustProxy.forEach((cidr, i) => {
-    if (!parseCidr(cidr)) problems.push({ path: `trustProxy[${i}]`, message: `"${cidr}" is not an IP address or CIDR` });
-  });
-  let fallbackUrl: string | undefined;
-  if (raw.fallbackUrl !== undefined) fallbackUrl = checkBaseUrl(raw.fallbackUrl, 'fallbackUrl', problems);
-  const repository = resolve(dirname(source), raw.repository);
+  const repository = resolve(dirname(source), meaning.raw.repository);
   if (!isDirectory(repository)) {
     warnings.push({ path: 'repository', message: `${repository} is not a directory; nothing can be served until it exists` });
   }
-  if (raw.mirrors.length > 0 && raw.mirrors.every((m) => !m.enabled)) {
+  if (meaning.mirrors.length > 0 && meaning.mirrors.every((m) => !m.enabled)) {
     warnings.push({ path: 'mirrors', message: 'every mirror is disabled; all files are served from the repository' });
   }
-  if (problems.length > 0) return { ok: false, problems };
+  const { raw: cfg } = meaning;
   const config: Config = {
     source,
     repository,
-    smallFileBytes: raw.smallFileBytes,
-    fallbackUrl,
-    trustProxy: raw.trustProxy,
-    rateLimit: raw.rateLimit,
-    catalog: raw.catalog,
-    counters: raw.counters,
-    probe: raw.probe,
-    mirrors: mirrors as Mirror[],
+    smallFileBytes: cfg.smallFileBytes,
+    fallbackUrl: meaning.fallbackUrl,
+    trustProxy: cfg.trustProxy,
+    rateLimit: cfg.rateLimit,
+    catalog: cfg.catalog,
+    counters: cfg.counters,
+    probe: cfg.probe,
+    mirrors: meaning.mirrors,
   };
   return { ok: true, config: deepFreeze(config), warnings };
+}
+
+/** Semantic checks, tolerant of a document whose shape is wrong (they skip what they cannot read). */
+function checkMeaning(raw: unknown, problems: Problem[]): { raw: RawConfig; mirrors: Mirror[]; fallbackUrl: string | undefined } | undefined {
+  if (!isRecord(raw)) return undefined;
+  const rawMirrors = Array.isArray(raw.mirrors) ? raw.mirrors : [];
+  const mirrors: Mirror[] = [];
+  const seen = new Map<string, number>();
+  rawMirrors.forEach((m: unknown, i) => {
+    if (!isRecord(m)) return;
+    mirrors.push(checkMirror(m as RawMirror, i, problems));
+    if (typeof m.name !== 'string') return;
+    const first = seen.get(m.name.toLowerCase());
+    if (first !== undefined) problems.push({ path: `mirrors[${i}].name`, message: `duplicates the name of mirrors[${first}]` });
+    else seen.set(m.name.toLowerCase(), i);
+  });
+  if (Array.isArray(raw.trustProxy)) {
+    raw.trustProxy.forEach((cidr: unknown, i) => {
+      if (typeof cidr === 'string' && !parseCidr(cidr)) problems.push({ path: `trustProxy[${i}]`, message: `"${cidr}" is not an IP address or CIDR` });
+    });
+  }
+  const fallbackUrl = typeof raw.fallbackUrl === 'string' ? checkBaseUrl(raw.fallbackUrl, 'fallbackUrl', problems) : undefined;
+  return { raw: raw as RawConfig, mirrors, fallbackUrl };
 }
 
 export function formatProblems(problems: readonly Problem[]): string {
@@ -145,19 +156,19 @@ export function blockListOf(cidrs: readonly string[]): BlockList {
 
 function checkMirror(m: RawMirror, i: number, problems: Problem[]): Mirror {
   const at = `mirrors[${i}]`;
-  const url = checkBaseUrl(m.url, `${at}.url`, problems) ?? m.url;
-  if (m.country !== undefined && !isCountry(m.country)) {
+  const url = (typeof m.url === 'string' ? checkBaseUrl(m.url, `${at}.url`, problems) : undefined) ?? m.url;
+  if (typeof m.country === 'string' && !isCountry(m.country)) {
     problems.push({ path: `${at}.country`, message: `"${m.country}" is not an ISO 3166-1 alpha-2 country code (upper case, e.g. "DE")` });
   }
-  if (m.continent !== undefined && !isContinent(m.continent)) {
+  if (typeof m.continent === 'string' && !isContinent(m.continent)) {
     problems.push({ path: `${at}.continent`, message: `"${m.continent}" is not a continent code (AF, AN, AS, EU, NA, OC, SA)` });
   }
   if ((m.latitude === undefined) !== (m.longitude === undefined)) {
     problems.push({ path: `${at}.${m.latitude === undefined ? 'latitude' : 'longitude'}`, message: 'latitude and longitude go together' });
   }
-  const continent = m.continent !== undefined && isContinent(m.continent)
+  const continent = typeof m.continent === 'string' && isContinent(m.continent)
     ? m.continent
-    : m.country !== undefined ? continentOf(m.country) : undefined;
+    : typeof m.country === 'string' ? continentOf(m.country) : undefined;
   return {
     index: i,
     name: m.name,
@@ -216,6 +227,10 @@ function pointerToPath(pointer: string): string {
   return pointer.slice(1).split('/')
     .map((part) => part.replace(/~1/g, '/').replace(/~0/g, '~'))
     .reduce((acc, part) => (/^\d+$/.test(part) ? `${acc}[${part}]` : acc === '' ? part : `${acc}.${part}`), '');
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
 function isDirectory(path: string): boolean {

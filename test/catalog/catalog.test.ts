@@ -1,0 +1,84 @@
+import t from 'tap';
+import { createHash } from 'node:crypto';
+import { readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { openDb, readMeta } from '../../src/db/open.js';
+import { Catalog } from '../../src/catalog/catalog.js';
+import { Hasher } from '../../src/catalog/hasher.js';
+import { silentLog } from '../../src/log.js';
+import { makeFixture, writeFiles } from '../helper.js';
+
+t.test('scan indexes files, persists them and reports differences', async (t) => {
+  const fx = makeFixture(t, { files: { 'a.iso': 5000, 'dir/b.iso': 10, '.rsync-tmp': 3, '.git/config': 3 } });
+  symlinkSync('a.iso', join(fx.repository, 'latest.iso'));
+  symlinkSync('dir', join(fx.repository, 'dir-link'));
+  const { db } = openDb(fx.dbPath);
+  t.teardown(() => db.close());
+  const catalog = new Catalog(db);
+  const first = await catalog.scan(fx.repository);
+  t.match(first, { files: 3, added: 3, changed: 0, removed: 0 });
+  t.match(catalog.lookup('a.iso'), { size: 5000 });
+  t.match(catalog.lookup('latest.iso'), { size: 5000 }, 'a symlink to a file is a file');
+  t.equal(catalog.lookup('dir-link/b.iso'), undefined, 'symlinked directories are not followed');
+  t.equal(catalog.lookup('.rsync-tmp'), undefined, 'dotfiles are skipped');
+
+  writeFiles(fx.repository, { 'dir/b.iso': 20, 'c.iso': 1 });
+  rmSync(join(fx.repository, 'a.iso'));
+  const second = await catalog.scan(fx.repository);
+  t.match(second, { files: 2, added: 1, changed: 1, removed: 2 }, 'latest.iso dangles now and is gone too');
+
+  const reloaded = new Catalog(db);
+  reloaded.load();
+  t.same([...reloaded.entries()].map((e) => e.path).sort(), ['c.iso', 'dir/b.iso']);
+  t.match(reloaded.lookup('dir/b.iso'), { size: 20 });
+});
+
+t.test('another process scanning bumps catalog_version and a running catalog reloads', async (t) => {
+  const fx = makeFixture(t, { files: { 'a.iso': 10 } });
+  const { db } = openDb(fx.dbPath);
+  const { db: other } = openDb(fx.dbPath);
+  t.teardown(() => { db.close(); other.close(); });
+  const serving = new Catalog(db);
+  await serving.scan(fx.repository);
+  t.notOk(serving.reloadIfChanged(), 'its own scan is no reason to reload');
+  writeFiles(fx.repository, { 'new.iso': 10 });
+  await new Catalog(other).scan(fx.repository);
+  t.ok(serving.reloadIfChanged());
+  t.ok(serving.lookup('new.iso'));
+});
+
+t.test('sha256 is computed in the background and cached by (path, size, mtime)', async (t) => {
+  const fx = makeFixture(t, { files: { 'a.iso': 5000, 'b.iso': 7000 } });
+  const { db } = openDb(fx.dbPath);
+  t.teardown(() => db.close());
+  const catalog = new Catalog(db);
+  await catalog.scan(fx.repository);
+  const hasher = new Hasher(db, () => fx.repository, () => 2, silentLog);
+  hasher.kick();
+  await hasher.idle();
+  const sha = (path: string) => (db.prepare('SELECT sha256 FROM files WHERE path = ?').get(path) as { sha256: string | null }).sha256;
+  const expected = createHash('sha256').update(readFileSync(join(fx.repository, 'a.iso'))).digest('hex');
+  t.equal(sha('a.iso'), expected);
+
+  const before = sha('b.iso');
+  await catalog.scan(fx.repository);
+  t.equal(sha('b.iso'), before, 'an unchanged file keeps its hash');
+  writeFileSync(join(fx.repository, 'a.iso'), 'changed');
+  await catalog.scan(fx.repository);
+  t.equal(sha('a.iso'), null, 'a changed file loses its hash');
+  hasher.kick();
+  await hasher.idle();
+  t.equal(sha('a.iso'), createHash('sha256').update('changed').digest('hex'));
+  await hasher.stop();
+});
+
+t.test('a missing repository is an error, and the catalog keeps what it had', async (t) => {
+  const fx = makeFixture(t, { files: { 'a.iso': 10 } });
+  const { db } = openDb(fx.dbPath);
+  t.teardown(() => db.close());
+  const catalog = new Catalog(db);
+  await catalog.scan(fx.repository);
+  await t.rejects(catalog.scan(join(fx.dir, 'nope')), { code: 'ENOENT' });
+  t.ok(catalog.lookup('a.iso'));
+  t.ok(readMeta(db, 'catalog_version'));
+});

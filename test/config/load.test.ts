@@ -1,0 +1,93 @@
+import t from 'tap';
+import { readFileSync, writeFileSync, mkdtempSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { validateConfig, loadConfigFile } from '../../src/config/load.js';
+import { renderSchema } from '../../src/config/write-schema.js';
+import { PACKAGE_ROOT } from '../../src/paths.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'mirrorgate-config-'));
+mkdirSync(join(dir, 'repository'));
+const source = join(dir, 'mirrors.json');
+const good = { url: 'https://m.example.org/pub/', name: 'm1', country: 'DE', latitude: 50, longitude: 8 };
+
+function problems(doc: unknown) {
+  const result = validateConfig(doc, source);
+  return result.ok ? [] : result.problems;
+}
+
+t.test('a minimal config gets every default', async (t) => {
+  const result = validateConfig({ mirrors: [{ name: 'm1', url: 'https://m.example.org/pub' }] }, source);
+  t.ok(result.ok);
+  if (!result.ok) return;
+  t.match(result.config, {
+    repository: join(dir, 'repository'),
+    smallFileBytes: 4096,
+    trustProxy: ['127.0.0.1/32', '::1/128'],
+    rateLimit: { enabled: true, max: 1200, windowSeconds: 60 },
+    catalog: { rescanSeconds: 300 },
+    counters: { flushIntervalMs: 1000, minuteRetentionHours: 48, hourRetentionDays: 400 },
+    probe: { intervalSeconds: 30, timeoutMs: 3000 },
+  });
+  t.match(result.config.mirrors[0], { name: 'm1', url: 'https://m.example.org/pub/', weight: 100, enabled: true });
+  t.ok(Object.isFrozen(result.config.mirrors[0]), 'config is frozen');
+});
+
+t.test('continent is derived from country when omitted', async (t) => {
+  const result = validateConfig({ mirrors: [good] }, source);
+  t.ok(result.ok && result.config.mirrors[0]?.continent === 'EU');
+});
+
+const mistakes: [string, unknown, string, RegExp][] = [
+  ['unknown top-level key', { mirrors: [], colour: 'blue' }, 'colour', /unknown key/],
+  ['unknown mirror key', { mirrors: [{ ...good, wieght: 3 }] }, 'mirrors[0].wieght', /unknown key/],
+  ['missing url', { mirrors: [{ name: 'x' }] }, 'mirrors[0].url', /required/],
+  ['weight zero', { mirrors: [{ ...good, weight: 0 }] }, 'mirrors[0].weight', /> 0/],
+  ['weight not a number', { mirrors: [{ ...good, weight: 'heavy' }] }, 'mirrors[0].weight', /must be number/],
+  ['bad name', { mirrors: [{ ...good, name: 'a b' }] }, 'mirrors[0].name', /letters, digits/],
+  ['duplicate names', { mirrors: [good, { ...good, name: 'M1' }] }, 'mirrors[1].name', /duplicates the name of mirrors\[0\]/],
+  ['relative url', { mirrors: [{ ...good, url: 'ftp.example.org/pub' }] }, 'mirrors[0].url', /not an absolute URL/],
+  ['ftp url', { mirrors: [{ ...good, url: 'ftp://ftp.example.org/pub' }] }, 'mirrors[0].url', /http or https/],
+  ['url with query', { mirrors: [{ ...good, url: 'https://x.org/?a=1' }] }, 'mirrors[0].url', /query/],
+  ['lower-case country', { mirrors: [{ ...good, country: 'de' }] }, 'mirrors[0].country', /ISO 3166-1/],
+  ['unknown country', { mirrors: [{ ...good, country: 'XX' }] }, 'mirrors[0].country', /ISO 3166-1/],
+  ['unknown continent', { mirrors: [{ ...good, continent: 'EA' }] }, 'mirrors[0].continent', /continent code/],
+  ['latitude out of range', { mirrors: [{ ...good, latitude: 91 }] }, 'mirrors[0].latitude', /<= 90/],
+  ['longitude out of range', { mirrors: [{ ...good, longitude: -181 }] }, 'mirrors[0].longitude', />= -180/],
+  ['latitude without longitude', { mirrors: [{ name: 'm', url: 'https://x.org/', latitude: 5 }] }, 'mirrors[0].longitude', /go together/],
+  ['bad proxy CIDR', { mirrors: [], trustProxy: ['10.0.0.0/33'] }, 'trustProxy[0]', /not an IP address or CIDR/],
+  ['negative smallFileBytes', { mirrors: [], smallFileBytes: -1 }, 'smallFileBytes', />= 0/],
+  ['bad fallbackUrl', { mirrors: [], fallbackUrl: 'nope' }, 'fallbackUrl', /absolute URL/],
+  ['unknown nested key', { mirrors: [], counters: { flushEvery: 3 } }, 'counters.flushEvery', /unknown key/],
+  ['not an object', [1, 2], '(root)', /must be object/],
+];
+
+for (const [what, doc, path, message] of mistakes) {
+  t.test(`${what} → ${path}`, async (t) => {
+    const found = problems(doc);
+    t.ok(found.some((p) => p.path === path && message.test(p.message)), JSON.stringify(found));
+  });
+}
+
+t.test('every problem is reported, not just the first', async (t) => {
+  const found = problems({ mirrors: [{ ...good, weight: -1, country: 'zz' }, { ...good, url: 'gopher://x' }] });
+  t.ok(found.length >= 2, JSON.stringify(found));
+});
+
+t.test('a missing repository is a warning, not an error', async (t) => {
+  const result = validateConfig({ repository: './nowhere', mirrors: [good] }, source);
+  t.ok(result.ok);
+  t.match(result.ok ? result.warnings : [], [{ path: 'repository', message: /not a directory/ }]);
+});
+
+t.test('unreadable and non-JSON files throw coded errors', async (t) => {
+  t.throws(() => loadConfigFile(join(dir, 'absent.json')), { code: 'MG_ERR_CONFIG_READ' });
+  writeFileSync(join(dir, 'broken.json'), '{ "mirrors": [ }');
+  t.throws(() => loadConfigFile(join(dir, 'broken.json')), { code: 'MG_ERR_CONFIG_JSON' });
+});
+
+t.test('the shipped mirrors.json is valid and mirrors.schema.json is current', async (t) => {
+  const shipped = loadConfigFile(join(PACKAGE_ROOT, 'mirrors.json'));
+  t.ok(shipped.ok, 'shipped mirrors.json validates');
+  t.equal(readFileSync(join(PACKAGE_ROOT, 'mirrors.schema.json'), 'utf8'), renderSchema(), 'run npm run gen-schema');
+});

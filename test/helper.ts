@@ -1,0 +1,96 @@
+// Shared test fixtures: a temporary repository and config, an app built on them, a seeded random.
+import { mkdtempSync, mkdirSync, writeFileSync, truncateSync, utimesSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import type { Test } from 'tap';
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from '../src/app.js';
+
+export interface Fixture {
+  readonly dir: string;
+  readonly repository: string;
+  readonly configPath: string;
+  readonly dbPath: string;
+}
+
+export interface FixtureOptions {
+  /** Files to create: path → size in bytes (sparse above 64 KiB). */
+  readonly files?: Record<string, number>;
+  /** Extra or replaced top-level config keys. */
+  readonly config?: Record<string, unknown>;
+}
+
+export const DEFAULT_FILES: Record<string, number> = {
+  'README.txt': 100,
+  'releases/1.0/big.iso': 10 * 1024 * 1024,
+  'releases/1.0/medium.tar.gz': 8192,
+  'releases/1.0/with space+plus.iso': 5000,
+  'pool/ü/ünïcode.deb': 6000,
+};
+
+export const DEFAULT_MIRRORS = [
+  { name: 'eu', url: 'https://eu.example.org/pub/', weight: 100, country: 'DE' },
+  { name: 'us', url: 'https://us.example.org/', weight: 100, country: 'US' },
+];
+
+export function writeFiles(root: string, files: Record<string, number>, mtime?: Date): void {
+  for (const [path, size] of Object.entries(files)) {
+    const file = join(root, path);
+    mkdirSync(dirname(file), { recursive: true });
+    if (size > 65536) {
+      writeFileSync(file, '');
+      truncateSync(file, size);
+    } else {
+      writeFileSync(file, Buffer.alloc(size, path.length % 251));
+    }
+    if (mtime) utimesSync(file, mtime, mtime);
+  }
+}
+
+export function makeFixture(t: Test, options: FixtureOptions = {}): Fixture {
+  const dir = mkdtempSync(join(tmpdir(), 'mirrorgate-test-'));
+  t.teardown(() => import('node:fs').then((fs) => fs.rmSync(dir, { recursive: true, force: true })));
+  const repository = join(dir, 'repository');
+  mkdirSync(repository);
+  writeFiles(repository, options.files ?? DEFAULT_FILES);
+  const configPath = join(dir, 'mirrors.json');
+  writeConfig(configPath, { mirrors: DEFAULT_MIRRORS, ...options.config });
+  return { dir, repository, configPath, dbPath: join(dir, 'mirrorgate.db') };
+}
+
+export function writeConfig(configPath: string, config: Record<string, unknown>): void {
+  writeFileSync(configPath, JSON.stringify({ repository: './repository', ...config }, null, 2));
+}
+
+/** An app on a fresh fixture (or the given one), closed when the test ends. */
+export async function build(t: Test, options: FixtureOptions & { fixture?: Fixture; random?: () => number } = {}) {
+  const fixture = options.fixture ?? makeFixture(t, options);
+  const app: FastifyInstance = await buildApp({
+    configPath: fixture.configPath,
+    dbPath: fixture.dbPath,
+    random: options.random,
+  });
+  t.teardown(() => app.close());
+  return { app, fixture };
+}
+
+/** mulberry32: a small, fast, seeded PRNG for reproducible selection tests. */
+export function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let x = a;
+    x = Math.imul(x ^ (x >>> 15), x | 1);
+    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
+    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export async function waitFor(check: () => boolean, timeoutMs = 5000, stepMs = 20): Promise<boolean> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    if (check()) return true;
+    await new Promise((r) => setTimeout(r, stepMs));
+  }
+  return check();
+}

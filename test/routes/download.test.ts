@@ -1,0 +1,122 @@
+import t from 'tap';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { build, DEFAULT_MIRRORS } from '../helper.js';
+
+t.test('GET and HEAD of a large file: 302 to a configured mirror, not cacheable by shared caches', async (t) => {
+  const { app } = await build(t);
+  for (const method of ['GET', 'HEAD'] as const) {
+    const res = await app.inject({ method, url: '/releases/1.0/big.iso' });
+    t.equal(res.statusCode, 302, method);
+    t.match(res.headers.location, /^https:\/\/(eu\.example\.org\/pub|us\.example\.org)\/releases\/1\.0\/big\.iso$/);
+    t.match(res.headers['cache-control'], /private/);
+    t.match(res.headers['cache-control'], /no-store/);
+    t.ok(['eu', 'us'].includes(String(res.headers['x-mirrorgate-mirror'])));
+  }
+});
+
+t.test('Location is percent-encoded correctly', async (t) => {
+  const { app } = await build(t, { config: { mirrors: [DEFAULT_MIRRORS[0]] } });
+  const spaced = await app.inject({ url: '/releases/1.0/with%20space%2Bplus.iso' });
+  t.equal(spaced.headers.location, 'https://eu.example.org/pub/releases/1.0/with%20space%2Bplus.iso');
+  const unicode = await app.inject({ url: '/pool/%C3%BC/%C3%BCn%C3%AFcode.deb' });
+  t.equal(unicode.headers.location, 'https://eu.example.org/pub/pool/%C3%BC/%C3%BCn%C3%AFcode.deb');
+});
+
+t.test('a small file is served directly, with Range, ETag and 304', async (t) => {
+  const { app, fixture } = await build(t);
+  const body = readFileSync(join(fixture.repository, 'README.txt'));
+  const full = await app.inject({ url: '/README.txt' });
+  t.equal(full.statusCode, 200);
+  t.equal(full.rawPayload.length, body.length);
+  t.ok(full.headers.etag);
+  t.ok(full.headers['last-modified']);
+  const part = await app.inject({ url: '/README.txt', headers: { range: 'bytes=10-19' } });
+  t.equal(part.statusCode, 206);
+  t.equal(part.headers['content-range'], `bytes 10-19/${body.length}`);
+  t.same(part.rawPayload, body.subarray(10, 20));
+  const cached = await app.inject({ url: '/README.txt', headers: { 'if-none-match': String(full.headers.etag) } });
+  t.equal(cached.statusCode, 304);
+  const head = await app.inject({ method: 'HEAD', url: '/README.txt' });
+  t.equal(head.statusCode, 200);
+  t.equal(head.headers['content-length'], String(body.length));
+});
+
+t.test('unknown paths get 404 and never a redirect', async (t) => {
+  const { app } = await build(t);
+  for (const url of ['/nope.iso', '/releases/1.0/', '/releases', '/', '/releases/1.0/big.iso/x']) {
+    const res = await app.inject({ url });
+    t.equal(res.statusCode, 404, url);
+    t.notOk(res.headers.location, url);
+  }
+});
+
+t.test('traversal attempts are rejected with 4xx', async (t) => {
+  const { app } = await build(t);
+  for (const url of ['/../etc/passwd', '/%2e%2e/etc/passwd', '/releases/..%2f..%2f..%2fetc%2fpasswd',
+    '/README.txt%00.iso', '/%zz', '/releases/1.0/%2e%2e%2f%2e%2e%2fREADME.txt']) {
+    const res = await app.inject({ url });
+    t.ok(res.statusCode === 400 || res.statusCode === 404, `${url} → ${res.statusCode}`);
+    t.notOk(res.headers.location, url);
+  }
+});
+
+t.test('other methods get 405 with Allow', async (t) => {
+  const { app } = await build(t);
+  for (const method of ['POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'] as const) {
+    const res = await app.inject({ method, url: '/releases/1.0/big.iso' });
+    t.equal(res.statusCode, 405, method);
+    t.equal(res.headers.allow, 'GET, HEAD');
+  }
+});
+
+t.test('with every mirror disabled the file is served from the repository', async (t) => {
+  const { app } = await build(t, { config: { mirrors: DEFAULT_MIRRORS.map((m) => ({ ...m, enabled: false })) } });
+  const res = await app.inject({ url: '/releases/1.0/medium.tar.gz' });
+  t.equal(res.statusCode, 200);
+  t.equal(res.rawPayload.length, 8192);
+  t.equal(res.headers['x-mirrorgate-mirror'], '_local');
+});
+
+t.test('with every mirror avoided and a fallbackUrl, the fallback gets the redirect', async (t) => {
+  const { app } = await build(t, { config: { mirrors: DEFAULT_MIRRORS, fallbackUrl: 'https://master.example.org/files' } });
+  const res = await app.inject({ url: '/releases/1.0/big.iso?avoid=eu,us' });
+  t.equal(res.statusCode, 302);
+  t.equal(res.headers.location, 'https://master.example.org/files/releases/1.0/big.iso');
+  t.equal(res.headers['x-mirrorgate-mirror'], '_fallback');
+});
+
+t.test('?avoid= skips the named mirror', async (t) => {
+  const { app } = await build(t);
+  for (let i = 0; i < 20; i++) {
+    const res = await app.inject({ url: '/releases/1.0/big.iso?avoid=eu' });
+    t.equal(res.headers['x-mirrorgate-mirror'], 'us');
+  }
+});
+
+t.test('paths longer than 100 characters still route', async (t) => {
+  const long = `${'deep/'.repeat(40)}file.iso`;
+  const { app } = await build(t, { files: { [long]: 10000 } });
+  const res = await app.inject({ url: `/${long}` });
+  t.equal(res.statusCode, 302);
+});
+
+t.test('admin endpoints answer', async (t) => {
+  const { app } = await build(t);
+  await app.inject({ url: '/releases/1.0/big.iso' });
+  const health = await app.inject({ url: '/_mirrorgate/health' });
+  t.match(health.json(), { status: 'ok', files: 5, mirrors: 2 });
+  const metrics = await app.inject({ url: '/_mirrorgate/metrics' });
+  t.match(metrics.body, /mirrorgate_requests_total\{target="(eu|us)"\} 1/);
+  t.match(metrics.body, /mirrorgate_catalog_files 5/);
+  const mirrors = await app.inject({ url: '/_mirrorgate/mirrors' });
+  t.match(mirrors.json(), [{ name: 'eu', state: 'enabled' }, { name: 'us', state: 'enabled' }]);
+});
+
+t.test('rate limiting keys on the client address', async (t) => {
+  const { app } = await build(t, { config: { mirrors: DEFAULT_MIRRORS, rateLimit: { max: 3, windowSeconds: 60 } } });
+  const from = (ip: string) => app.inject({ url: '/releases/1.0/big.iso', remoteAddress: '127.0.0.1', headers: { 'x-forwarded-for': ip } });
+  for (let i = 0; i < 3; i++) t.equal((await from('198.51.100.1')).statusCode, 302);
+  t.equal((await from('198.51.100.1')).statusCode, 429);
+  t.equal((await from('198.51.100.2')).statusCode, 302, 'another client is not limited');
+});
