@@ -1,0 +1,74 @@
+import t from 'tap';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { main } from '../../src/cli/main.js';
+import { COMMANDS } from '../../src/cli/main.js';
+import { build, makeFixture, writeConfig } from '../helper.js';
+
+async function cli(args: string[], env: NodeJS.ProcessEnv = {}) {
+  let stdout = '';
+  let stderr = '';
+  const code = await main(args, { stdout: (s) => { stdout += s; }, stderr: (s) => { stderr += s; }, env });
+  return { code, stdout, stderr };
+}
+
+t.test('every command has --help', async (t) => {
+  for (const c of COMMANDS) {
+    const r = await cli([c.name, '--help']);
+    t.equal(r.code, 0, c.name);
+    t.match(r.stdout, new RegExp(`^Usage: mirrorgate ${c.name}`), c.name);
+  }
+  t.match((await cli(['--help'])).stdout, /serve.*\n.*check/s);
+  t.equal((await cli(['frobnicate'])).code, 2);
+  t.match((await cli(['stats', '--bogus'])).stderr, /Unknown option '--bogus'/);
+});
+
+t.test('check: exit 0 with a summary, or exit 1 with every problem and its path', async (t) => {
+  const fx = makeFixture(t);
+  const ok = await cli(['check', '--config', fx.configPath]);
+  t.equal(ok.code, 0);
+  t.match(ok.stdout, /ok \(2 mirrors, 2 enabled\)/);
+  writeConfig(fx.configPath, { mirrors: [{ name: 'x', url: 'ftp://x', weight: 0, country: 'Germany' }] });
+  const bad = await cli(['check'], { MIRRORGATE_CONFIG: fx.configPath });
+  t.equal(bad.code, 1);
+  t.match(bad.stderr, /mirrors\[0\]\.weight: must be > 0/);
+  t.match(bad.stderr, /mirrors\[0\]\.url: "ftp:\/\/x" must use http or https/);
+  t.match(bad.stderr, /mirrors\[0\]\.country: "Germany" is not an ISO 3166-1/);
+  writeFileSync(fx.configPath, '{');
+  t.match(await cli(['check', '--config', fx.configPath]), { code: 1, stderr: /not valid JSON/ });
+  t.match(await cli(['check', '--config', join(fx.dir, 'none.json')]), { code: 1, stderr: /cannot read config/ });
+});
+
+t.test('migrate reports versions; scan indexes; stats and mirrors show traffic', async (t) => {
+  const fx = makeFixture(t);
+  const flags = ['--config', fx.configPath, '--db', fx.dbPath];
+  t.match(await cli(['migrate', ...flags]), { code: 0, stdout: /schema version 0 → \d+ \(applied 001_initial\.sql/ });
+  t.match(await cli(['migrate', ...flags]), { code: 0, stdout: /up to date/ });
+  t.match(await cli(['scan', '--hash', ...flags]), { code: 0, stdout: /5 files \(5 added, 0 changed, 0 removed\).*\n.*sha256 known for 5 of 5/ });
+
+  const { app } = await build(t, { fixture: fx });
+  for (let i = 0; i < 10; i++) await app.inject({ url: '/releases/1.0/big.iso?avoid=us' });
+  for (let i = 0; i < 5; i++) await app.inject({ url: '/releases/1.0/big.iso?avoid=eu' });
+  await app.inject({ url: '/README.txt' });
+  app.mirrorgate.flush();
+
+  const table = await cli(['stats', ...flags]);
+  t.equal(table.code, 0);
+  t.match(table.stdout, /^target\s+requests\s+bytes\s+share \(req\)\s+share \(bytes\)/);
+  t.match(table.stdout, /\neu\s+10\s+100\.0 MiB\s+62\.5%\s+66\.7%/);
+  t.match(table.stdout, /\nus\s+5\s+50\.0 MiB\s+31\.3%\s+33\.3%/);
+  t.match(table.stdout, /\n_local\s+1\s+100 B/);
+  const json = JSON.parse((await cli(['stats', '--json', '--since', '30m', ...flags])).stdout);
+  t.match(json, { requests: 16, targets: [{ target: 'eu', requests: 10 }, { target: 'us', requests: 5 }, { target: '_local', requests: 1 }] });
+  t.match(await cli(['stats', '--since', 'yesterday', ...flags]), { code: 2, stderr: /not a duration/ });
+
+  const mirrors = await cli(['mirrors', ...flags]);
+  t.match(mirrors.stdout, /^name\s+state\s+weight\s+where/);
+  t.match(mirrors.stdout, /\neu\s+enabled\s+100\s+DE\/EU\s+10\s+100\.0 MiB\s+https:\/\/eu\.example\.org\/pub\//);
+  t.match(JSON.parse((await cli(['mirrors', '--json', ...flags])).stdout), [{ name: 'eu', requests1h: 10 }, { name: 'us', requests1h: 5 }]);
+});
+
+t.test('serve rejects bad settings with the flag and variable named', async (t) => {
+  t.match(await cli(['serve', '--port', 'eighty']), { code: 1, stderr: /--port \/ MIRRORGATE_PORT: "eighty"/ });
+  t.match(await cli(['serve'], { MIRRORGATE_LOG_LEVEL: 'loud' }), { code: 1, stderr: /MIRRORGATE_LOG_LEVEL: "loud"/ });
+});

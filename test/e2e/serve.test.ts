@@ -1,0 +1,99 @@
+// The real thing: `mirrorgate serve` started from the CLI as its own process, real HTTP mirrors on
+// 127.0.0.1 and real curl as the client.
+import t, { type Test } from 'tap';
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { PACKAGE_ROOT } from '../../src/paths.js';
+import { startMirrorServer } from '../../src/demo/mirror-server.js';
+import { makeFixture, writeConfig, waitFor, type Fixture } from '../helper.js';
+
+const run = promisify(execFile);
+const BIN = join(PACKAGE_ROOT, 'dist/src/cli/bin.js');
+
+async function curl(...args: string[]): Promise<string> {
+  return (await run('curl', ['-s', '--max-time', '10', ...args])).stdout;
+}
+
+async function serve(t: Test, fixture: Fixture): Promise<{ child: ChildProcess; base: string; exited: Promise<number | null> }> {
+  const child = spawn(process.execPath, [BIN, 'serve', '--config', fixture.configPath, '--db', fixture.dbPath,
+    '--host', '127.0.0.1', '--port', '0', '--log-level', 'info'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  t.teardown(() => { child.kill('SIGKILL'); });
+  let output = '';
+  child.stdout?.on('data', (d: Buffer) => { output += d.toString(); });
+  child.stderr?.on('data', (d: Buffer) => { output += d.toString(); });
+  const listening = () => /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(output)?.[1];
+  await waitFor(() => listening() !== undefined || child.exitCode !== null, 15000);
+  const base = listening();
+  if (base === undefined) throw new Error(`server did not start:\n${output}`);
+  return { child, base, exited };
+}
+
+t.before(() => {
+  if (!existsSync(BIN)) throw new Error(`${BIN} is missing: run npm run build (npm test does)`);
+});
+
+t.test('curl -I gets a 302 to a live mirror, and following it downloads the file', async (t) => {
+  const fixture = makeFixture(t);
+  const mirrorA = await startMirrorServer(fixture.repository);
+  const mirrorB = await startMirrorServer(fixture.repository);
+  t.teardown(() => Promise.all([mirrorA.close(), mirrorB.close()]));
+  writeConfig(fixture.configPath, { mirrors: [{ name: 'a', url: mirrorA.url }, { name: 'b', url: mirrorB.url }] });
+  const { base } = await serve(t, fixture);
+
+  const head = await curl('-I', `${base}/releases/1.0/big.iso`);
+  t.match(head, /^HTTP\/1\.1 302/);
+  t.match(head, new RegExp(`location: (${mirrorA.url}|${mirrorB.url})releases/1\\.0/big\\.iso`, 'i'));
+  t.match(head, /x-mirrorgate-mirror: (a|b)/i);
+
+  const size = await curl('-L', '-o', '/dev/null', '-w', '%{size_download} %{http_code} %{num_redirects}', `${base}/releases/1.0/medium.tar.gz`);
+  t.equal(size, '8192 200 1', 'the bytes came from the mirror after one redirect');
+  t.ok([...mirrorA.log, ...mirrorB.log].includes('GET /releases/1.0/medium.tar.gz'));
+
+  const small = await curl('-i', `${base}/README.txt`);
+  t.match(small, /^HTTP\/1\.1 200/);
+  t.match(await curl('-o', '/dev/null', '-w', '%{http_code}', '--path-as-is', `${base}/../../etc/passwd`), /^40[04]$/);
+  t.match(await curl('-o', '/dev/null', '-w', '%{http_code}', '--path-as-is', `${base}/releases/%2e%2e/%2e%2e/etc/passwd`), /^40[04]$/);
+  t.equal(await curl('-o', '/dev/null', '-w', '%{http_code}', `${base}/missing.iso`), '404');
+  t.equal(await curl('-o', '/dev/null', '-w', '%{http_code}', '-X', 'DELETE', `${base}/releases/1.0/big.iso`), '405');
+});
+
+t.test('SIGTERM flushes every counted request before exit', async (t) => {
+  const fixture = makeFixture(t);
+  // A flush interval far beyond the test: only the shutdown flush can write these counts.
+  writeConfig(fixture.configPath, {
+    mirrors: [{ name: 'a', url: 'https://a.example.org/' }],
+    counters: { flushIntervalMs: 60000 },
+  });
+  const { child, base, exited } = await serve(t, fixture);
+  const n = 25;
+  for (let i = 0; i < n; i++) await curl('-o', '/dev/null', `${base}/releases/1.0/big.iso`);
+  child.kill('SIGTERM');
+  t.equal(await exited, 0, 'clean exit');
+  const { stdout } = await run(process.execPath, [BIN, 'stats', '--json', '--since', '1h', '--db', fixture.dbPath, '--config', fixture.configPath]);
+  const stats = JSON.parse(stdout) as { requests: number; targets: { target: string; requests: number }[] };
+  t.equal(stats.requests, n);
+  t.match(stats.targets, [{ target: 'a', requests: n }]);
+});
+
+t.test('an edit of mirrors.json reaches the running process', async (t) => {
+  const fixture = makeFixture(t);
+  writeConfig(fixture.configPath, { mirrors: [{ name: 'a', url: 'https://a.example.org/' }] });
+  const { base, child } = await serve(t, fixture);
+  writeConfig(fixture.configPath, { mirrors: [{ name: 'b', url: 'https://b.example.org/' }] });
+  let location = '';
+  for (let i = 0; i < 30 && !location.includes('b.example.org'); i++) {
+    location = await curl('-o', '/dev/null', '-w', '%{redirect_url}', `${base}/releases/1.0/big.iso`);
+    if (!location.includes('b.example.org')) await new Promise((r) => setTimeout(r, 100));
+  }
+  t.equal(location, 'https://b.example.org/releases/1.0/big.iso');
+  writeConfig(fixture.configPath, { mirrors: [{ name: 'c', url: 'not a url' }] });
+  await new Promise((r) => setTimeout(r, 500));
+  t.equal(await curl('-o', '/dev/null', '-w', '%{redirect_url}', `${base}/releases/1.0/big.iso`), 'https://b.example.org/releases/1.0/big.iso',
+    'an invalid edit leaves the last good config serving');
+  child.kill('SIGHUP');
+  await new Promise((r) => setTimeout(r, 300));
+  t.equal(child.exitCode, null, 'SIGHUP reloads, it does not stop the server');
+});
