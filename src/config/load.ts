@@ -20,7 +20,15 @@ export interface Mirror {
   readonly continent: Continent | undefined;
   readonly latitude: number | undefined;
   readonly longitude: number | undefined;
+  readonly asn: number | undefined;
   readonly enabled: boolean;
+  /** When set, only clients in these countries are served. */
+  readonly onlyCountries: readonly string[] | undefined;
+  readonly continentOnly: boolean;
+  readonly excludeCountries: readonly string[];
+  /** Base URL for clients that came over https; undefined for an http-only mirror. */
+  readonly httpsUrl: string | undefined;
+  readonly ipv6: boolean;
 }
 
 export interface Config {
@@ -35,6 +43,13 @@ export interface Config {
   readonly catalog: Readonly<RawConfig['catalog']>;
   readonly counters: Readonly<RawConfig['counters']>;
   readonly probe: Readonly<RawConfig['probe']>;
+  readonly geoip: {
+    readonly enabled: boolean;
+    /** Absolute paths; the shipped DB-IP Lite files when the config names none. */
+    readonly city: readonly string[] | 'shipped';
+    readonly asn: string | undefined;
+    readonly cacheSize: number;
+  };
   readonly mirrors: readonly Mirror[];
 }
 
@@ -102,6 +117,12 @@ export function validateConfig(doc: unknown, source: string): ConfigResult {
     catalog: cfg.catalog,
     counters: cfg.counters,
     probe: cfg.probe,
+    geoip: {
+      enabled: cfg.geoip.enabled,
+      city: cfg.geoip.city.length === 0 ? 'shipped' : cfg.geoip.city.map((f) => resolve(dirname(source), f)),
+      asn: cfg.geoip.asn === undefined ? undefined : resolve(dirname(source), cfg.geoip.asn),
+      cacheSize: cfg.geoip.cacheSize,
+    },
     mirrors: meaning.mirrors,
   };
   return { ok: true, config: deepFreeze(config), warnings };
@@ -169,6 +190,31 @@ function checkMirror(m: RawMirror, i: number, problems: Problem[]): Mirror {
   const continent = typeof m.continent === 'string' && isContinent(m.continent)
     ? m.continent
     : typeof m.country === 'string' ? continentOf(m.country) : undefined;
+  const countryList = (key: 'countries' | 'excludeCountries') => {
+    const list: unknown = m[key];
+    if (!Array.isArray(list)) return [];
+    list.forEach((c: unknown, j) => {
+      if (typeof c === 'string' && !isCountry(c)) problems.push({ path: `${at}.${key}[${j}]`, message: `"${c}" is not an ISO 3166-1 alpha-2 country code` });
+    });
+    return list.filter((c): c is string => typeof c === 'string');
+  };
+  const countries = countryList('countries');
+  const excludeCountries = countryList('excludeCountries');
+  let onlyCountries: string[] | undefined;
+  if (m.countryOnly === true) {
+    onlyCountries = countries.length > 0 ? countries : typeof m.country === 'string' ? [m.country] : [];
+    if (onlyCountries.length === 0) problems.push({ path: `${at}.countries`, message: 'countryOnly needs countries, or the mirror\'s own country' });
+  } else if (countries.length > 0) {
+    problems.push({ path: `${at}.countries`, message: 'has no effect without "countryOnly": true' });
+  }
+  if (m.continentOnly === true && continent === undefined) {
+    problems.push({ path: `${at}.continentOnly`, message: 'needs the mirror\'s continent (or country)' });
+  }
+  const scheme = typeof m.url === 'string' && /^https:/i.test(m.url) ? 'https' : 'http';
+  if (scheme === 'https' && m.https === false) {
+    problems.push({ path: `${at}.https`, message: 'false contradicts an https url' });
+  }
+  const httpsUrl = scheme === 'https' ? url : m.https === true ? url.replace(/^http:/i, 'https:') : undefined;
   return {
     index: i,
     name: m.name,
@@ -179,7 +225,13 @@ function checkMirror(m: RawMirror, i: number, problems: Problem[]): Mirror {
     continent,
     latitude: m.latitude,
     longitude: m.longitude,
+    asn: m.asn,
     enabled: m.enabled,
+    onlyCountries,
+    continentOnly: m.continentOnly === true,
+    excludeCountries,
+    httpsUrl,
+    ipv6: m.ipv6 !== false,
   };
 }
 

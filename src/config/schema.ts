@@ -14,7 +14,16 @@ const MirrorSchema = Type.Object({
   continent: Type.Optional(Type.String({ description: 'AF, AN, AS, EU, NA, OC or SA; derived from country if omitted' })),
   latitude: Type.Optional(Type.Number({ minimum: -90, maximum: 90 })),
   longitude: Type.Optional(Type.Number({ minimum: -180, maximum: 180 })),
+  asn: Type.Optional(Type.Integer({ minimum: 1, maximum: 4294967295, description: 'Autonomous system the mirror is in; clients in it prefer it' })),
   enabled: Type.Boolean({ default: true, description: 'false keeps the mirror configured but sends it nothing' }),
+  countryOnly: Type.Boolean({ default: false, description: 'Serve only clients in `countries` (default: the mirror\'s own country)' }),
+  countries: Type.Array(Type.String(), { default: [], description: 'With countryOnly: the countries served' }),
+  continentOnly: Type.Boolean({ default: false, description: 'Serve only clients on the mirror\'s continent' }),
+  excludeCountries: Type.Array(Type.String(), { default: [], description: 'Never serve clients in these countries' }),
+  https: Type.Optional(Type.Boolean({
+    description: 'Serves https; default: true when url is https. With an http url, true means https clients get the https form of url',
+  })),
+  ipv6: Type.Boolean({ default: true, description: 'Reachable over IPv6; IPv6 clients prefer such mirrors' }),
 }, { additionalProperties: false });
 
 export const ConfigSchema = Type.Object({
@@ -50,6 +59,15 @@ export const ConfigSchema = Type.Object({
     flushIntervalMs: Type.Integer({ minimum: 100, maximum: 60000, default: 1000 }),
     minuteRetentionHours: Type.Integer({ minimum: 1, default: 48 }),
     hourRetentionDays: Type.Integer({ minimum: 1, default: 400 }),
+  }, { additionalProperties: false, default: {} }),
+  geoip: Type.Object({
+    enabled: Type.Boolean({ default: true, description: 'false: no locality, every client gets the global weighted choice' }),
+    city: Type.Array(Type.String(), {
+      default: [],
+      description: 'City MMDB files (DB-IP/ip-location-db or MaxMind GeoIP2/GeoLite2 City layout), relative to this file; empty = the shipped DB-IP Lite',
+    }),
+    asn: Type.Optional(Type.String({ description: 'ASN MMDB file (MaxMind GeoLite2 ASN or ip-location-db asn layout); optional' })),
+    cacheSize: Type.Integer({ minimum: 1, default: 100000, description: 'Addresses whose location is kept in memory' }),
   }, { additionalProperties: false, default: {} }),
   probe: Type.Object({
     intervalSeconds: Type.Integer({ minimum: 1, default: 30 }),

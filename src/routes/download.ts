@@ -4,6 +4,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { normalizeRequestPath, encodePath } from '../catalog/request-path.js';
 import type { FileEntry } from '../catalog/catalog.js';
 import { selectMirror } from '../selection/select.js';
+import { requestKey } from '../selection/hash.js';
+import { clientOf } from '../http/client.js';
 import { FALLBACK, LOCAL } from '../counters/counters.js';
 import { expectedBytes } from '../http/range.js';
 import type { Runtime } from '../runtime/runtime.js';
@@ -28,14 +30,23 @@ export function downloadRoutes(app: FastifyInstance, runtime: Runtime, random: (
     const bytes = request.method === 'HEAD' ? 0 : expectedBytes(request.headers.range, file.size);
     if (file.size < config.smallFileBytes) return serveLocal(reply, file, bytes);
 
-    const { chosen } = selectMirror({ mirrors: config.mirrors, file, avoid: avoidOf(request), random });
+    const client = clientOf(request, runtime.trusted);
+    const plan = runtime.locality.plan(runtime.locality.locate(client.address));
+    const { chosen, tier } = selectMirror({
+      plan,
+      key: client.address === '' ? random() * 4294967296 : requestKey(client.address, file.path),
+      https: client.https,
+      ipv6: client.family === 6,
+      avoid: avoidOf(request),
+    });
     if (chosen !== undefined) {
       runtime.counters.add(chosen.name, bytes);
-      return redirect(reply, chosen.url + encodePath(file.path), chosen.name);
+      const base = client.https ? (chosen.httpsUrl as string) : chosen.url;
+      return redirect(reply, base + encodePath(file.path), chosen.name, tier ?? 'world');
     }
     if (config.fallbackUrl !== undefined) {
       runtime.counters.add(FALLBACK, bytes);
-      return redirect(reply, config.fallbackUrl + encodePath(file.path), FALLBACK);
+      return redirect(reply, config.fallbackUrl + encodePath(file.path), FALLBACK, 'fallback');
     }
     return serveLocal(reply, file, bytes);
   }
@@ -47,12 +58,13 @@ export function downloadRoutes(app: FastifyInstance, runtime: Runtime, random: (
   }
 }
 
-function redirect(reply: FastifyReply, location: string, mirror: string): FastifyReply {
+function redirect(reply: FastifyReply, location: string, mirror: string, tier: string): FastifyReply {
   // A redirect depends on who asks and on the mirrors' state: no shared cache may keep it.
   return reply.code(302)
     .header('location', location)
     .header('cache-control', 'private, no-store')
     .header('x-mirrorgate-mirror', mirror)
+    .header('x-mirrorgate-tier', tier)
     .send();
 }
 

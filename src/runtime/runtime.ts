@@ -10,6 +10,7 @@ import { Counters } from '../counters/counters.js';
 import { CounterStore } from '../counters/store.js';
 import { ConfigWatcher } from './config-watcher.js';
 import { Loop } from './loop.js';
+import { Locality } from './locality.js';
 import type { Log } from '../log.js';
 
 export interface RuntimeOptions {
@@ -23,6 +24,7 @@ export interface RuntimeOptions {
 
 const CATALOG_POLL_MS = 2000;
 const PRUNE_INTERVAL_MS = 10 * 60_000;
+const GEO_REFRESH_MS = 30_000;
 
 export class Runtime {
   config: Config;
@@ -30,6 +32,7 @@ export class Runtime {
   trusted: BlockList;
   readonly catalog: Catalog;
   readonly counters: Counters;
+  readonly locality: Locality;
   readonly reloads = { applied: 0, rejected: 0 };
   private readonly store: CounterStore;
   private readonly hasher: Hasher;
@@ -43,6 +46,8 @@ export class Runtime {
     this.trusted = blockListOf(config.trustProxy);
     this.catalog = new Catalog(db);
     this.counters = new Counters(options.now);
+    this.locality = new Locality(log.child({ component: 'geoip' }));
+    this.locality.configure(config);
     this.store = new CounterStore(db);
     this.hasher = new Hasher(db, () => this.config.repository, () => this.config.catalog.hashConcurrency, log.child({ component: 'hasher' }));
     if (options.watchConfig !== false) this.watcher = new ConfigWatcher(config.source, () => this.reload());
@@ -56,6 +61,7 @@ export class Runtime {
     if (migrations.applied.length > 0) log.info({ migrations: migrations.applied, version: migrations.to }, 'database migrated');
     const runtime = new Runtime(db, config, options, log);
     runtime.catalog.load();
+    await runtime.locality.refresh();
     const first = runtime.rescan().catch(() => undefined); // a missing repository is logged, not fatal
     // A catalog of this repository persisted by an earlier run answers at once; the scan refreshes it.
     if (readMeta(db, 'catalog_root') !== config.repository || runtime.catalog.size === 0) await first;
@@ -84,6 +90,8 @@ export class Runtime {
     const previous = this.config;
     this.config = result.config;
     this.trusted = blockListOf(result.config.trustProxy);
+    this.locality.configure(result.config);
+    void this.locality.refresh();
     this.reloads.applied += 1;
     for (const w of result.warnings) this.log.warn(w, 'config warning');
     this.log.info({ mirrors: result.config.mirrors.length }, 'config applied');
@@ -147,6 +155,7 @@ export class Runtime {
       new Loop(() => CATALOG_POLL_MS, () => {
         if (this.catalog.reloadIfChanged()) this.log.info({ files: this.catalog.size }, 'catalog reloaded after an outside scan');
       }, onError('catalog poll')).start(),
+      new Loop(() => GEO_REFRESH_MS, () => this.locality.refresh(), onError('geoip refresh')).start(),
       new Loop(() => this.config.catalog.rescanSeconds * 1000, () => this.rescan().catch(() => undefined), onError('rescan')).start(),
     );
   }

@@ -1,65 +1,165 @@
 import t from 'tap';
-import { selectMirror, pickByWeight } from '../../src/selection/select.js';
+import { selectMirror, type SelectionInput } from '../../src/selection/select.js';
+import { planFor } from '../../src/selection/plan.js';
+import { requestKey } from '../../src/selection/hash.js';
+import { NOWHERE, type Location } from '../../src/geo/records.js';
 import type { Mirror } from '../../src/config/load.js';
 import { seeded } from '../helper.js';
+import { mirror, WORLD } from './fixtures.js';
 
-function mirror(name: string, over: Partial<Mirror> = {}): Mirror {
-  return {
-    index: 0, name, url: `https://${name}.example/`, weight: 100, bandwidthMbps: 1000,
-    country: undefined, continent: undefined, latitude: undefined, longitude: undefined, enabled: true, ...over,
-  };
+const at = (over: Partial<Location>): Location => ({ ...NOWHERE, ...over });
+const LONDON = at({ country: 'GB', continent: 'EU', latitude: 51.5, longitude: -0.1 });
+const PARIS = at({ country: 'FR', continent: 'EU', latitude: 48.9, longitude: 2.35 });
+
+function select(mirrors: Mirror[], client: Location, over: Partial<SelectionInput> = {}) {
+  return selectMirror({ plan: planFor(mirrors, client), key: 12345, https: false, ipv6: false, ...over });
 }
 
-const file = { path: 'a.iso', size: 1e9, mtimeMs: 0 };
-
-t.test('weights 1:2:3 give shares of 1/6, 2/6 and 3/6 within ±2%', async (t) => {
-  const mirrors = [mirror('a', { weight: 1 }), mirror('b', { weight: 2 }), mirror('c', { weight: 3 })];
-  const random = seeded(42);
+/** Share of each chosen mirror over `n` client keys drawn from a seeded random. */
+function shares(mirrors: Mirror[], client: Location, n: number, over: Partial<SelectionInput> = {}) {
+  const plan = planFor(mirrors, client);
+  const random = seeded(2026);
   const counts = new Map<string, number>();
-  const draws = 60_000;
-  for (let i = 0; i < draws; i++) {
-    const { chosen } = selectMirror({ mirrors, file, random });
-    counts.set(chosen?.name ?? 'none', (counts.get(chosen?.name ?? 'none') ?? 0) + 1);
+  for (let i = 0; i < n; i++) {
+    const name = selectMirror({ plan, key: Math.floor(random() * 4294967296), https: false, ipv6: false, ...over }).chosen?.name ?? 'none';
+    counts.set(name, (counts.get(name) ?? 0) + 1);
   }
+  return new Map([...counts].map(([k, v]) => [k, v / n]));
+}
+
+t.test('weights 1:2:3 give shares of 1/6, 2/6 and 3/6 within ±2% over 60,000 draws', async (t) => {
+  const got = shares([mirror('a', { weight: 1 }), mirror('b', { weight: 2 }), mirror('c', { weight: 3 })], NOWHERE, 60_000);
   for (const [name, expected] of [['a', 1 / 6], ['b', 2 / 6], ['c', 3 / 6]] as const) {
-    const share = (counts.get(name) ?? 0) / draws;
-    t.ok(Math.abs(share - expected) <= 0.02, `${name}: share ${share.toFixed(4)} vs ${expected.toFixed(4)}`);
+    t.ok(Math.abs((got.get(name) ?? 0) - expected) <= 0.02, `${name}: ${got.get(name)} vs ${expected}`);
   }
-  t.notOk(counts.has('none'));
 });
 
-const cases: { name: string; mirrors: Mirror[]; avoid?: string[]; chosen: string[]; excluded: [string, string][] }[] = [
-  { name: 'a disabled mirror is never chosen and is excluded as disabled',
-    mirrors: [mirror('a', { enabled: false }), mirror('b')], chosen: ['b'], excluded: [['a', 'disabled']] },
-  { name: 'every mirror disabled: nothing chosen, all excluded',
-    mirrors: [mirror('a', { enabled: false }), mirror('b', { enabled: false })], chosen: [],
-    excluded: [['a', 'disabled'], ['b', 'disabled']] },
-  { name: '?avoid skips the named mirror',
-    mirrors: [mirror('a'), mirror('b')], avoid: ['a'], chosen: ['b'], excluded: [['a', 'avoided']] },
-  { name: '?avoid of every mirror leaves none',
-    mirrors: [mirror('a'), mirror('b')], avoid: ['a', 'b'], chosen: [], excluded: [['a', 'avoided'], ['b', 'avoided']] },
-  { name: 'no mirrors at all',
-    mirrors: [], chosen: [], excluded: [] },
+t.test('shares inside a group follow the weights within ±2% over 100,000 clients', async (t) => {
+  const group = [mirror('a', { country: 'DE', weight: 50 }), mirror('b', { country: 'FR', weight: 150 }), mirror('c', { country: 'NL', weight: 300 })];
+  const got = shares([...group, mirror('far', { country: 'JP', weight: 1000 })], at({ country: 'GB', continent: 'EU' }), 100_000);
+  t.equal(got.get('far'), undefined, 'the other continent gets none');
+  for (const [name, expected] of [['a', 0.1], ['b', 0.3], ['c', 0.6]] as const) {
+    t.ok(Math.abs((got.get(name) ?? 0) - expected) <= 0.02, `${name}: ${got.get(name)} vs ${expected}`);
+  }
+});
+
+const tierCases: { name: string; client: Location; mirrors: Mirror[]; expect: string[]; tier: string }[] = [
+  { name: 'same ASN beats same country', client: at({ asn: 64500, country: 'DE', continent: 'EU' }),
+    mirrors: [mirror('de', { country: 'DE' }), mirror('isp', { country: 'NL', asn: 64500 })], expect: ['isp'], tier: 'asn' },
+  { name: 'same country beats same continent', client: at({ country: 'DE', continent: 'EU' }),
+    mirrors: [mirror('de', { country: 'DE' }), mirror('fr', { country: 'FR' })], expect: ['de'], tier: 'country' },
+  { name: 'same continent beats a nearer mirror elsewhere', client: at({ country: 'TR', continent: 'AS', latitude: 41, longitude: 29 }),
+    mirrors: [mirror('jp', { country: 'JP', latitude: 35.7, longitude: 139.7 }), mirror('bg', { country: 'BG', latitude: 42.7, longitude: 23.3 })],
+    expect: ['jp'], tier: 'continent' },
+  { name: 'no mirror on the continent: the nearest band', client: at({ country: 'ZA', continent: 'AF', latitude: -26.2, longitude: 28 }),
+    mirrors: WORLD, expect: ['br-saopaulo', 'ar-buenosaires', 'de-frankfurt', 'sg-singapore'], tier: 'nearby' },
+  { name: 'the nearest band is the nearest mirror plus 1500 km', client: at({ country: 'IN', continent: 'AS', latitude: 19, longitude: 72.8 }),
+    mirrors: WORLD.filter((m) => m.continent !== 'AS'), expect: ['de-frankfurt', 'uk-london'], tier: 'nearby' },
+  { name: 'a mirror without coordinates still counts by country', client: LONDON,
+    mirrors: [mirror('uk', { country: 'GB' }), mirror('fr', { country: 'FR', latitude: 48.9, longitude: 2.35 })], expect: ['uk'], tier: 'country' },
+  { name: 'unknown location: everyone is in the world tier', client: NOWHERE,
+    mirrors: WORLD, expect: WORLD.map((m) => m.name), tier: 'world' },
 ];
 
-for (const c of cases) {
+for (const c of tierCases) {
+  t.test(`tiers: ${c.name}`, async (t) => {
+    const random = seeded(9);
+    const seen = new Set<string>();
+    for (let i = 0; i < 2000; i++) {
+      const r = select(c.mirrors, c.client, { key: Math.floor(random() * 4294967296) });
+      seen.add(r.chosen?.name ?? 'none');
+      t.equal(r.tier, c.tier);
+      if (!t.passing()) break;
+    }
+    t.same([...seen].sort(), [...c.expect].sort());
+  });
+}
+
+t.test('eligibility never depends on far-away mirrors: adding one leaves local shares unchanged', async (t) => {
+  const local = [mirror('de', { country: 'DE', weight: 100 }), mirror('fr', { country: 'FR', weight: 300 }), mirror('jp', { country: 'JP' })];
+  const before = shares(local, PARIS, 20_000);
+  const after = shares([...local, mirror('far', { country: 'AU', weight: 10_000, latitude: -33, longitude: 151 })], PARIS, 20_000);
+  t.same(after, before);
+});
+
+t.test('sticky: the same client network and path always get the same mirror', async (t) => {
+  const plan = planFor(WORLD, NOWHERE);
+  const pick = (ip: string, path: string) => selectMirror({ plan, key: requestKey(ip, path), https: false, ipv6: false }).chosen?.name;
+  const first = pick('198.51.100.7', 'a.iso');
+  for (let i = 0; i < 50; i++) t.equal(pick('198.51.100.7', 'a.iso'), first);
+  t.equal(pick('198.51.100.200', 'a.iso'), first, 'same /24');
+  t.equal(pick('2001:db8:1:ab12::1', 'a.iso'), pick('2001:db8:1:ab99:ffff::2', 'a.iso'), 'same /56');
+});
+
+t.test('disabling a mirror moves only that mirror\'s clients', async (t) => {
+  const random = seeded(5);
+  const keys = Array.from({ length: 20_000 }, () => Math.floor(random() * 4294967296));
+  const planAll = planFor(WORLD, NOWHERE);
+  const without = WORLD.map((m) => (m.name === 'jp-tokyo' ? { ...m, enabled: false } : m));
+  const planWithout = planFor(without, NOWHERE);
+  let moved = 0;
+  for (const key of keys) {
+    const a = selectMirror({ plan: planAll, key, https: false, ipv6: false }).chosen?.name;
+    const b = selectMirror({ plan: planWithout, key, https: false, ipv6: false }).chosen?.name;
+    if (a !== b) {
+      moved += 1;
+      if (a !== 'jp-tokyo') t.fail(`key ${key} moved from ${a} to ${b}`);
+    }
+  }
+  t.ok(moved > 0, `${moved} clients of jp-tokyo moved`);
+});
+
+const exclusionCases: { name: string; mirrors: Mirror[]; client: Location; over?: Partial<SelectionInput>; chosen: string | undefined; excluded: [string, string][] }[] = [
+  { name: 'a disabled mirror is never chosen and is excluded as disabled', client: NOWHERE,
+    mirrors: [mirror('a', { enabled: false }), mirror('b')], chosen: 'b', excluded: [['a', 'disabled']] },
+  { name: 'countryOnly serves only its countries', client: LONDON,
+    mirrors: [mirror('de', { country: 'DE', onlyCountries: ['DE', 'AT'] }), mirror('b', { country: 'US' })], chosen: 'b', excluded: [['de', 'country-only']] },
+  { name: 'countryOnly serves its own countries', client: at({ country: 'AT', continent: 'EU' }),
+    mirrors: [mirror('de', { country: 'DE', onlyCountries: ['DE', 'AT'] })], chosen: 'de', excluded: [] },
+  { name: 'countryOnly refuses a client of unknown country', client: NOWHERE,
+    mirrors: [mirror('de', { country: 'DE', onlyCountries: ['DE'] })], chosen: undefined, excluded: [['de', 'country-only']] },
+  { name: 'continentOnly serves only its continent', client: at({ country: 'US', continent: 'NA' }),
+    mirrors: [mirror('de', { country: 'DE', continentOnly: true }), mirror('jp', { country: 'JP' })], chosen: 'jp', excluded: [['de', 'continent-only']] },
+  { name: 'excludeCountries never serves those clients', client: LONDON,
+    mirrors: [mirror('uk', { country: 'GB', excludeCountries: ['GB'] }), mirror('de', { country: 'DE' })], chosen: 'de', excluded: [['uk', 'excluded-country']] },
+  { name: 'an https request never goes to an http-only mirror', client: LONDON, over: { https: true },
+    mirrors: [mirror('uk', { country: 'GB', httpsUrl: undefined }), mirror('de', { country: 'DE' })], chosen: 'de', excluded: [['uk', 'no-https']] },
+  { name: 'an http request may go to an http-only mirror', client: LONDON,
+    mirrors: [mirror('uk', { country: 'GB', httpsUrl: undefined }), mirror('de', { country: 'DE' })], chosen: 'uk', excluded: [] },
+  { name: '?avoid skips the named mirror', client: NOWHERE, over: { avoid: new Set(['a']) },
+    mirrors: [mirror('a'), mirror('b')], chosen: 'b', excluded: [['a', 'avoided']] },
+  { name: 'nothing eligible: nothing chosen', client: NOWHERE, over: { avoid: new Set(['a', 'b']) },
+    mirrors: [mirror('a'), mirror('b')], chosen: undefined, excluded: [['a', 'avoided'], ['b', 'avoided']] },
+  { name: 'no mirrors at all', client: NOWHERE, mirrors: [], chosen: undefined, excluded: [] },
+];
+
+for (const c of exclusionCases) {
   t.test(c.name, async (t) => {
     const random = seeded(7);
     for (let i = 0; i < 200; i++) {
-      const result = selectMirror({ mirrors: c.mirrors, file, random, avoid: c.avoid ? new Set(c.avoid) : undefined });
-      if (c.chosen.length === 0) t.equal(result.chosen, undefined);
-      else t.ok(c.chosen.includes(result.chosen?.name ?? ''), `chose ${result.chosen?.name}`);
-      t.same(result.excluded.map((e) => [e.mirror.name, e.reason]), c.excluded);
-      if (t.passing() === false) break;
+      const r = select(c.mirrors, c.client, { key: Math.floor(random() * 4294967296), ...c.over });
+      t.equal(r.chosen?.name, c.chosen);
+      t.same(r.excluded.map((e) => [e.mirror.name, e.reason]), c.excluded);
+      if (!t.passing()) break;
     }
   });
 }
 
-t.test('pickByWeight picks the only item, and nothing from an empty list', async (t) => {
-  t.equal(pickByWeight([], Math.random), undefined);
-  const only = { weight: 5 };
-  t.equal(pickByWeight([only], () => 0.99), only);
-  const items = [{ weight: 1 }, { weight: 1 }];
-  t.equal(pickByWeight(items, () => 0), items[0]);
-  t.equal(pickByWeight(items, () => 0.999999), items[1]);
+t.test('IPv6 clients prefer IPv6-capable mirrors, and still get one when the group has none', async (t) => {
+  const mirrors = [mirror('v4', { country: 'DE', ipv6: false, weight: 1000 }), mirror('v6', { country: 'DE', weight: 1 })];
+  const de = at({ country: 'DE', continent: 'EU' });
+  t.same(shares(mirrors, de, 2000, { ipv6: true }), new Map([['v6', 1]]));
+  t.ok((shares(mirrors, de, 2000, { ipv6: false }).get('v4') ?? 0) > 0.9, 'IPv4 clients follow the weights');
+  t.same(shares([mirrors[0] as Mirror], de, 100, { ipv6: true }), new Map([['v4', 1]]));
+});
+
+t.test('a saturated group widens to the next tier; all saturated still picks one', async (t) => {
+  const mirrors = [mirror('uk', { country: 'GB' }), mirror('de', { country: 'DE' }), mirror('us', { country: 'US' })];
+  const full = new Set(['uk']);
+  const r = select(mirrors, LONDON, { headroom: (m) => (full.has(m.name) ? 0 : 1) });
+  t.match(r, { chosen: { name: 'de' }, tier: 'continent' });
+  full.add('de');
+  t.match(select(mirrors, LONDON, { headroom: (m) => (full.has(m.name) ? 0 : 1) }), { chosen: { name: 'us' }, tier: 'world' });
+  full.add('us');
+  t.ok(select(mirrors, LONDON, { headroom: (m) => (full.has(m.name) ? 0 : 1) }).chosen, 'never refuses');
 });
