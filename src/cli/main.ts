@@ -7,8 +7,9 @@ import { scan } from './commands/scan.js';
 import { migrateCommand } from './commands/migrate.js';
 import { stats } from './commands/stats.js';
 import { mirrors } from './commands/mirrors.js';
+import { explain } from './commands/explain.js';
 
-export const COMMANDS: readonly Command[] = [serve, check, scan, migrateCommand, stats, mirrors];
+export const COMMANDS: readonly Command[] = [serve, check, scan, migrateCommand, stats, mirrors, explain];
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

@@ -68,13 +68,14 @@ export class GeoLocator {
   }
 
   private lookup(ip: string): Location {
-    if (isIP(ip) === 0) return NOWHERE;
+    const family = isIP(ip);
+    if (family !== 4 && family !== 6) return NOWHERE;
     let place: Omit<Location, 'asn'> | undefined;
     for (const file of this.city) {
-      place = safeGet(file, ip, locationFromRecord);
+      place = safeGet(file, ip, family, locationFromRecord);
       if (place !== undefined) break;
     }
-    const asn = this.asn === undefined ? undefined : safeGet(this.asn, ip, asnFromRecord);
+    const asn = this.asn === undefined ? undefined : safeGet(this.asn, ip, family, asnFromRecord);
     if (place === undefined && asn === undefined) return NOWHERE;
     return this.intern({ ...(place ?? NOWHERE), asn });
   }
@@ -97,10 +98,10 @@ export class GeoLocator {
   }
 }
 
-function safeGet<T>(file: MmdbFile, ip: string, read: (record: unknown) => T | undefined): T | undefined {
+function safeGet<T>(file: MmdbFile, ip: string, family: 4 | 6, read: (record: unknown) => T | undefined): T | undefined {
   try {
-    return read(file.get(ip));
+    return read(file.get(ip, family));
   } catch {
-    return undefined; // an IPv6 address asked of an IPv4-only file, a corrupt node: no answer
+    return undefined; // a corrupt node: no answer rather than a failed request
   }
 }

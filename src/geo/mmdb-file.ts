@@ -12,8 +12,10 @@ export class MmdbFile {
 
   constructor(readonly path: string) {}
 
-  get(ip: string): Response | null {
-    return this.reader === null ? null : this.reader.get(ip);
+  /** null also for an IPv6 address asked of an IPv4-only file, which would answer garbage. */
+  get(ip: string, family: 4 | 6): Response | null {
+    if (this.reader === null || (family === 6 && this.reader.metadata.ipVersion === 4)) return null;
+    return this.reader.get(ip);
   }
 
   get loaded(): boolean {

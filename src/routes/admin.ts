@@ -2,6 +2,12 @@
 // health for load balancers, metrics in Prometheus text format, mirrors as JSON.
 import type { FastifyInstance } from 'fastify';
 import type { Runtime } from '../runtime/runtime.js';
+import { resolveClient, normalizeIp } from '../http/client-address.js';
+import { clientOf } from '../http/client.js';
+import { normalizeRequestPath } from '../catalog/request-path.js';
+import { selectionInput } from '../runtime/selection-input.js';
+import { explainSelection } from '../selection/explain.js';
+import { parseAvoid } from './download.js';
 
 export const ADMIN_PREFIX = '/_mirrorgate';
 
@@ -26,6 +32,24 @@ export function adminRoutes(app: FastifyInstance, runtime: Runtime): void {
     bytes: runtime.counters.totals.get(m.name)?.bytes ?? 0,
   })));
 
+  // What would this client (or ?ip=) get for ?path=, and why. Answers questions; redirects nobody.
+  app.get(`${ADMIN_PREFIX}/explain`, async (request, reply) => {
+    const query = request.query as Record<string, unknown>;
+    const target = normalizeRequestPath(`/${typeof query.path === 'string' ? query.path : ''}`);
+    if (!target.ok) return reply.code(400).send({ error: `bad path: ${target.reason}` });
+    const file = runtime.catalog.lookup(target.path);
+    if (file === undefined) return reply.code(404).send({ error: 'not in the catalog', path: target.path });
+    let client = clientOf(request, runtime.trusted);
+    if (typeof query.ip === 'string') {
+      const ip = normalizeIp(query.ip);
+      if (ip === '') return reply.code(400).send({ error: `"${query.ip}" is not an IP address` });
+      client = resolveClient(ip, {}, runtime.trusted, query.https === 'true' || query.https === '1');
+    }
+    const location = runtime.locality.locate(client.address);
+    const input = selectionInput(runtime.locality, client, file.path, parseAvoid(query.avoid), Math.random);
+    return { path: file.path, size: file.size, client: { ...client, location }, smallFile: file.size < runtime.config.smallFileBytes, ...explainSelection(input) };
+  });
+
   app.get(`${ADMIN_PREFIX}/metrics`, async (_request, reply) => {
     reply.type('text/plain; version=0.0.4');
     return renderMetrics(runtime);
@@ -47,6 +71,8 @@ function renderMetrics(runtime: Runtime): string {
   metric('mirrorgate_catalog_files', 'gauge', 'Files in the catalog.', [['', runtime.catalog.size]]);
   metric('mirrorgate_mirror_enabled', 'gauge', '1 when the mirror is enabled in the config.',
     runtime.config.mirrors.map((m) => [`{mirror="${m.name}"}`, m.enabled ? 1 : 0]));
+  metric('mirrorgate_geoip_active', 'gauge', '1 when a location database is loaded and locality is on.',
+    [['', runtime.locality.active ? 1 : 0]]);
   metric('mirrorgate_config_reloads_total', 'counter', 'Config reloads, by result.',
     [['{result="applied"}', runtime.reloads.applied], ['{result="rejected"}', runtime.reloads.rejected]]);
   metric('mirrorgate_counters_pending', 'gauge', 'Counter rows waiting for the next flush.', [['', runtime.counters.pending]]);

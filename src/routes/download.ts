@@ -4,8 +4,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { normalizeRequestPath, encodePath } from '../catalog/request-path.js';
 import type { FileEntry } from '../catalog/catalog.js';
 import { selectMirror } from '../selection/select.js';
-import { requestKey } from '../selection/hash.js';
 import { clientOf } from '../http/client.js';
+import { selectionInput } from '../runtime/selection-input.js';
 import { FALLBACK, LOCAL } from '../counters/counters.js';
 import { expectedBytes } from '../http/range.js';
 import type { Runtime } from '../runtime/runtime.js';
@@ -31,14 +31,7 @@ export function downloadRoutes(app: FastifyInstance, runtime: Runtime, random: (
     if (file.size < config.smallFileBytes) return serveLocal(reply, file, bytes);
 
     const client = clientOf(request, runtime.trusted);
-    const plan = runtime.locality.plan(runtime.locality.locate(client.address));
-    const { chosen, tier } = selectMirror({
-      plan,
-      key: client.address === '' ? random() * 4294967296 : requestKey(client.address, file.path),
-      https: client.https,
-      ipv6: client.family === 6,
-      avoid: avoidOf(request),
-    });
+    const { chosen, tier } = selectMirror(selectionInput(runtime.locality, client, file.path, avoidOf(request), random));
     if (chosen !== undefined) {
       runtime.counters.add(chosen.name, bytes);
       const base = client.https ? (chosen.httpsUrl as string) : chosen.url;
@@ -69,8 +62,11 @@ function redirect(reply: FastifyReply, location: string, mirror: string, tier: s
 }
 
 /** `?avoid=a,b` or `?avoid=a&avoid=b`: mirrors the client wants skipped. */
-function avoidOf(request: FastifyRequest): ReadonlySet<string> | undefined {
-  const value = (request.query as Record<string, unknown>).avoid;
+export function avoidOf(request: FastifyRequest): ReadonlySet<string> | undefined {
+  return parseAvoid((request.query as Record<string, unknown>).avoid);
+}
+
+export function parseAvoid(value: unknown): ReadonlySet<string> | undefined {
   if (value === undefined) return undefined;
   const list = (Array.isArray(value) ? value : [value]).filter((v): v is string => typeof v === 'string');
   return new Set(list.flatMap((v) => v.split(',')).map((v) => v.trim()).filter((v) => v !== ''));

@@ -58,7 +58,7 @@ export function selectMirror(input: SelectionInput): Selection {
   return { chosen: saturated?.mirror.mirror, tier: saturated?.tier, excluded: excluded ?? plan.restricted };
 }
 
-function reasonToSkip(mirror: Mirror, input: SelectionInput): ExclusionReason | undefined {
+export function reasonToSkip(mirror: Mirror, input: SelectionInput): ExclusionReason | undefined {
   if (input.avoid?.has(mirror.name)) return 'avoided';
   if (input.https && mirror.httpsUrl === undefined) return 'no-https';
   return input.unavailable?.(mirror);

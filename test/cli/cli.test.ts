@@ -72,3 +72,31 @@ t.test('serve rejects bad settings with the flag and variable named', async (t) 
   t.match(await cli(['serve', '--port', 'eighty']), { code: 1, stderr: /--port \/ MIRRORGATE_PORT: "eighty"/ });
   t.match(await cli(['serve'], { MIRRORGATE_LOG_LEVEL: 'loud' }), { code: 1, stderr: /MIRRORGATE_LOG_LEVEL: "loud"/ });
 });
+
+t.test('explain prints the ranked candidates and the excluded mirrors with reasons', async (t) => {
+  const fx = makeFixture(t);
+  writeConfig(fx.configPath, {
+    mirrors: [
+      { name: 'uk', url: 'http://uk.example.org/', country: 'GB', latitude: 51.5, longitude: -0.1 },
+      { name: 'de', url: 'https://de.example.org/', country: 'DE', latitude: 50.1, longitude: 8.7, weight: 300 },
+      { name: 'fr', url: 'https://fr.example.org/', country: 'FR', latitude: 48.9, longitude: 2.35 },
+      { name: 'us', url: 'https://us.example.org/', country: 'US', latitude: 38.9, longitude: -77.0 },
+      { name: 'off', url: 'https://off.example.org/', enabled: false },
+    ],
+  });
+  const flags = ['--config', fx.configPath, '--db', fx.dbPath];
+  await cli(['scan', ...flags]);
+  const r = await cli(['explain', '/releases/1.0/big.iso', '--ip', '81.2.69.142', '--https', ...flags]);
+  t.equal(r.code, 0, r.stderr);
+  t.match(r.stdout, /^releases\/1\.0\/big\.iso \(10\.0 MiB\) for 81\.2\.69\.142 \(GB, EU, 51\.5,-0\.1\) over https/);
+  t.match(r.stdout, /chosen: (de|fr) \(tier continent\)/);
+  t.match(r.stdout, /rank\s+mirror\s+tier\s+distance\s+weight\s+share\s+status/);
+  t.match(r.stdout, /\n[12]\s+de\s+continent\s+\d+ km\s+300\s+75\.0%/);
+  t.match(r.stdout, /\n[12]\s+fr\s+continent\s+\d+ km\s+100\s+25\.0%/);
+  t.match(r.stdout, /\n-\s+us\s+nearby\s+\d+ km\s+100\s+-\s+wider-tier/);
+  t.match(r.stdout, /excluded:\n {2}uk: no-https\n {2}off: disabled/);
+  const json = JSON.parse((await cli(['explain', 'releases/1.0/big.iso', '--ip', '8.8.8.8', '--json', ...flags])).stdout);
+  t.match(json, { chosen: 'us', tier: 'country', client: { location: { country: 'US' } } });
+  t.match(await cli(['explain', 'missing.iso', ...flags]), { code: 1, stderr: /not in the catalog/ });
+  t.match(await cli(['explain', 'x', '--ip', 'nope', ...flags]), { code: 2, stderr: /not an IP address/ });
+});

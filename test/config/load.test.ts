@@ -60,6 +60,13 @@ const mistakes: [string, unknown, string, RegExp][] = [
   ['bad fallbackUrl', { mirrors: [], fallbackUrl: 'nope' }, 'fallbackUrl', /absolute URL/],
   ['unknown nested key', { mirrors: [], counters: { flushEvery: 3 } }, 'counters.flushEvery', /unknown key/],
   ['not an object', [1, 2], '(root)', /must be object/],
+  ['bad country in countries', { mirrors: [{ ...good, countryOnly: true, countries: ['DE', 'Deutschland'] }] }, 'mirrors[0].countries[1]', /ISO 3166-1/],
+  ['countries without countryOnly', { mirrors: [{ ...good, countries: ['DE'] }] }, 'mirrors[0].countries', /without "countryOnly"/],
+  ['countryOnly with no country at all', { mirrors: [{ name: 'x', url: 'https://x.org/', countryOnly: true }] }, 'mirrors[0].countries', /needs countries/],
+  ['continentOnly with no continent', { mirrors: [{ name: 'x', url: 'https://x.org/', continentOnly: true }] }, 'mirrors[0].continentOnly', /needs the mirror's continent/],
+  ['https: false on an https url', { mirrors: [{ ...good, https: false }] }, 'mirrors[0].https', /contradicts/],
+  ['bad excludeCountries entry', { mirrors: [{ ...good, excludeCountries: ['uk'] }] }, 'mirrors[0].excludeCountries[0]', /ISO 3166-1/],
+  ['unknown geoip key', { mirrors: [], geoip: { file: 'x' } }, 'geoip.file', /unknown key/],
 ];
 
 for (const [what, doc, path, message] of mistakes) {
@@ -72,6 +79,20 @@ for (const [what, doc, path, message] of mistakes) {
 t.test('every problem is reported, not just the first', async (t) => {
   const found = problems({ mirrors: [{ ...good, weight: -1, country: 'zz' }, { ...good, url: 'gopher://x' }] });
   t.ok(found.length >= 2, JSON.stringify(found));
+});
+
+t.test('restrictions and capabilities are resolved', async (t) => {
+  const result = validateConfig({ mirrors: [
+    { ...good, countryOnly: true },
+    { name: 'h', url: 'http://h.example.org/', https: true, ipv6: false, excludeCountries: ['CN'] },
+    { name: 'p', url: 'http://p.example.org/' },
+  ] }, source);
+  t.ok(result.ok);
+  if (!result.ok) return;
+  t.match(result.config.mirrors[0], { onlyCountries: ['DE'], httpsUrl: 'https://m.example.org/pub/', ipv6: true });
+  t.match(result.config.mirrors[1], { onlyCountries: undefined, httpsUrl: 'https://h.example.org/', ipv6: false, excludeCountries: ['CN'] });
+  t.equal(result.config.mirrors[2]?.httpsUrl, undefined, 'an http url without https: true is http-only');
+  t.equal(result.config.geoip.city, 'shipped');
 });
 
 t.test('a missing repository is a warning, not an error', async (t) => {

@@ -1,0 +1,83 @@
+import type { Command } from '../io.js';
+import { parseFlags } from '../args.js';
+import { resolveSettings } from '../../settings.js';
+import { loadConfigOrThrow } from '../../config/load.js';
+import { openDb } from '../../db/open.js';
+import { Catalog } from '../../catalog/catalog.js';
+import { normalizeRequestPath } from '../../catalog/request-path.js';
+import { Locality } from '../../runtime/locality.js';
+import { selectionInput } from '../../runtime/selection-input.js';
+import { explainSelection } from '../../selection/explain.js';
+import { normalizeIp } from '../../http/client-address.js';
+import { parseAvoid } from '../../routes/download.js';
+import { silentLog } from '../../log.js';
+import { errors } from '../../errors.js';
+import { formatBytes, table } from '../format.js';
+
+export const explain: Command = {
+  name: 'explain',
+  summary: 'show which mirror a client gets for a path, and why',
+  help: `Usage: mirrorgate explain PATH [--ip ADDR] [--https] [--avoid a,b] [--json] [--config FILE] [--db FILE]
+
+Runs the selection a request for PATH from ADDR would get (default: an address with no location) and
+prints the ranked candidates with tier, distance, weight and share, then the excluded mirrors with their
+reasons. The catalog is read from the database, so PATH must have been scanned. The running server
+answers the same question at GET /_mirrorgate/explain?path=PATH&ip=ADDR.
+`,
+  async run(args, io) {
+    const { values, positionals } = parseFlags(args, {
+      ip: { type: 'string' }, https: { type: 'boolean' }, avoid: { type: 'string' }, json: { type: 'boolean' },
+    }, 1);
+    if (values.help) {
+      io.stdout(this.help);
+      return 0;
+    }
+    const settings = resolveSettings(values, io.env);
+    const [rawPath] = positionals;
+    if (rawPath === undefined) throw new errors.MG_ERR_CLI_USAGE('PATH is required (see --help)');
+    const target = normalizeRequestPath(rawPath.startsWith('/') ? rawPath : `/${rawPath}`);
+    if (!target.ok) throw new errors.MG_ERR_CLI_USAGE(`PATH "${rawPath}" is not acceptable: ${target.reason}`);
+    const ip = values.ip === undefined ? '' : normalizeIp(values.ip);
+    if (values.ip !== undefined && ip === '') throw new errors.MG_ERR_CLI_USAGE(`--ip: "${values.ip}" is not an IP address`);
+
+    const config = loadConfigOrThrow(settings.config);
+    const { db } = openDb(settings.db);
+    const catalog = new Catalog(db);
+    try {
+      catalog.load();
+    } finally {
+      db.close();
+    }
+    const file = catalog.lookup(target.path);
+    if (file === undefined) {
+      io.stderr(`${target.path}: not in the catalog (run mirrorgate scan?); mirrorgate answers 404\n`);
+      return 1;
+    }
+    const locality = new Locality(silentLog);
+    locality.configure(config);
+    await locality.refresh();
+    const client = { address: ip, family: ip === '' ? 0 : ip.includes(':') ? 6 : 4, https: values.https === true } as const;
+    const location = locality.locate(ip);
+    const result = explainSelection(selectionInput(locality, client, file.path, parseAvoid(values.avoid), Math.random));
+    if (values.json) {
+      io.stdout(`${JSON.stringify({ path: file.path, size: file.size, client: { ...client, location }, ...result }, null, 2)}\n`);
+      return 0;
+    }
+    const where = [location.country, location.continent].filter(Boolean).join(', ') || 'no location';
+    const coords = location.latitude === undefined ? '' : `, ${location.latitude},${location.longitude}`;
+    const asn = location.asn === undefined ? '' : `, AS${location.asn}`;
+    io.stdout(`${file.path} (${formatBytes(file.size)}) for ${ip || 'a client with no address'} (${where}${coords}${asn})${values.https ? ' over https' : ''}\n`);
+    if (file.size < config.smallFileBytes) io.stdout(`smaller than smallFileBytes (${config.smallFileBytes}): served directly, not redirected\n`);
+    io.stdout(result.chosen === null ? 'chosen: none; the file is served from the repository or fallbackUrl\n\n'
+      : `chosen: ${result.chosen} (tier ${result.tier})\n\n`);
+    const listed = result.mirrors.filter((m) => m.tier !== null);
+    listed.sort((a, b) => (a.rank ?? Infinity) - (b.rank ?? Infinity));
+    io.stdout(table(['rank', 'mirror', 'tier', 'distance', 'weight', 'share', 'status'], listed.map((m) => [
+      m.rank === null ? '-' : String(m.rank), m.name, m.tier ?? '-', m.distanceKm === null ? '-' : `${m.distanceKm} km`,
+      String(m.weight), m.rank === null ? '-' : `${(m.share * 100).toFixed(1)}%`, m.status,
+    ])));
+    const excluded = result.mirrors.filter((m) => m.tier === null || !['chosen', 'candidate', 'wider-tier'].includes(m.status));
+    if (excluded.length > 0) io.stdout(`\nexcluded:\n${excluded.map((m) => `  ${m.name}: ${m.status}`).join('\n')}\n`);
+    return 0;
+  },
+};
