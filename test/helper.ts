@@ -54,12 +54,13 @@ export function makeFixture(t: Test, options: FixtureOptions = {}): Fixture {
   mkdirSync(repository);
   writeFiles(repository, options.files ?? DEFAULT_FILES);
   const configPath = join(dir, 'mirrors.json');
-  writeConfig(configPath, { mirrors: DEFAULT_MIRRORS, ...options.config });
+  // Probing is off unless a test turns it on: most tests use mirrors that do not exist.
+  writeConfig(configPath, { mirrors: DEFAULT_MIRRORS, probe: { enabled: false }, ...options.config });
   return { dir, repository, configPath, dbPath: join(dir, 'mirrorgate.db') };
 }
 
 export function writeConfig(configPath: string, config: Record<string, unknown>): void {
-  writeFileSync(configPath, JSON.stringify({ repository: './repository', ...config }, null, 2));
+  writeFileSync(configPath, JSON.stringify({ repository: './repository', probe: { enabled: false }, ...config }, null, 2));
 }
 
 /** An app on a fresh fixture (or the given one), closed when the test ends. */

@@ -23,6 +23,8 @@ export class Catalog {
   private files = new Map<string, FileEntry>();
   /** The catalog_version this copy reflects; compared with the db's to spot another process's scan. */
   private version = '';
+  /** Bumped whenever the in-memory catalog is replaced; lets derived data be cached per generation. */
+  generation = 0;
 
   constructor(private readonly db: Db) {}
 
@@ -44,6 +46,7 @@ export class Catalog {
     const rows = this.db.prepare('SELECT path, size, mtime_ms FROM files').raw().iterate() as IterableIterator<[string, number, number]>;
     for (const [path, size, mtimeMs] of rows) files.set(path, { path, size, mtimeMs });
     this.files = files;
+    this.generation += 1;
     this.version = readMeta(this.db, 'catalog_version') ?? '';
   }
 
@@ -81,6 +84,7 @@ export class Catalog {
     for (const path of previous.keys()) if (!next.has(path)) removed.push(path);
     const added = upserts.filter((f) => !previous.has(f.path)).length;
     if (upserts.length > 0 || removed.length > 0 || this.version === '') this.persist(upserts, removed);
+    if (upserts.length > 0 || removed.length > 0) this.generation += 1;
     this.files = next;
     return { files: next.size, added, changed: upserts.length - added, removed: removed.length };
   }

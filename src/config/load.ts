@@ -29,6 +29,8 @@ export interface Mirror {
   /** Base URL for clients that came over https; undefined for an http-only mirror. */
   readonly httpsUrl: string | undefined;
   readonly ipv6: boolean;
+  readonly timestampFile: string | undefined;
+  readonly probePath: string | undefined;
 }
 
 export interface Config {
@@ -43,6 +45,11 @@ export interface Config {
   readonly catalog: Readonly<RawConfig['catalog']>;
   readonly counters: Readonly<RawConfig['counters']>;
   readonly probe: Readonly<RawConfig['probe']>;
+  readonly freshness: Readonly<RawConfig['freshness']>;
+  readonly volatile: readonly string[];
+  readonly volatileMaxAgeSeconds: number;
+  readonly scheduler: RawConfig['scheduler'];
+  readonly capacity: Readonly<RawConfig['capacity']>;
   readonly geoip: {
     readonly enabled: boolean;
     /** Absolute paths; the shipped DB-IP Lite files when the config names none. */
@@ -117,6 +124,11 @@ export function validateConfig(doc: unknown, source: string): ConfigResult {
     catalog: cfg.catalog,
     counters: cfg.counters,
     probe: cfg.probe,
+    freshness: cfg.freshness,
+    volatile: cfg.volatile,
+    volatileMaxAgeSeconds: cfg.volatileMaxAgeSeconds,
+    scheduler: cfg.scheduler,
+    capacity: cfg.capacity,
     geoip: {
       enabled: cfg.geoip.enabled,
       city: cfg.geoip.city.length === 0 ? 'shipped' : cfg.geoip.city.map((f) => resolve(dirname(source), f)),
@@ -232,6 +244,8 @@ function checkMirror(m: RawMirror, i: number, problems: Problem[]): Mirror {
     excludeCountries,
     httpsUrl,
     ipv6: m.ipv6 !== false,
+    timestampFile: typeof m.timestampFile === 'string' ? m.timestampFile.replace(/^\/+/, '') : undefined,
+    probePath: typeof m.probePath === 'string' ? m.probePath.replace(/^\/+/, '') : undefined,
   };
 }
 

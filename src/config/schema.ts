@@ -24,6 +24,10 @@ const MirrorSchema = Type.Object({
     description: 'Serves https; default: true when url is https. With an http url, true means https clients get the https form of url',
   })),
   ipv6: Type.Boolean({ default: true, description: 'Reachable over IPv6; IPv6 clients prefer such mirrors' }),
+  timestampFile: Type.Optional(Type.String({
+    minLength: 1, description: 'Path (relative to url) of a file holding the time of the mirror\'s last complete sync',
+  })),
+  probePath: Type.Optional(Type.String({ minLength: 1, description: 'Catalog path to HEAD for health; default: an old small catalog file' })),
 }, { additionalProperties: false });
 
 export const ConfigSchema = Type.Object({
@@ -70,8 +74,32 @@ export const ConfigSchema = Type.Object({
     cacheSize: Type.Integer({ minimum: 1, default: 100000, description: 'Addresses whose location is kept in memory' }),
   }, { additionalProperties: false, default: {} }),
   probe: Type.Object({
+    enabled: Type.Boolean({ default: true, description: 'false: no probes; every enabled mirror counts as up and holding every file' }),
     intervalSeconds: Type.Integer({ minimum: 1, default: 30 }),
     timeoutMs: Type.Integer({ minimum: 100, default: 3000 }),
+    failuresToDown: Type.Integer({ minimum: 1, default: 3 }),
+    successesToUp: Type.Integer({ minimum: 1, default: 2 }),
+    maxBackoffSeconds: Type.Integer({ minimum: 1, default: 300, description: 'Longest wait between probes of a mirror that is down' }),
+    concurrency: Type.Integer({ minimum: 1, default: 16, description: 'Probes in flight at once' }),
+    capacityEveryRounds: Type.Integer({ minimum: 0, default: 10, description: 'Measure throughput every N health rounds; 0 = never' }),
+    capacityBytes: Type.Integer({ minimum: 1024, default: 1048576, description: 'Bytes fetched by a throughput probe' }),
+  }, { additionalProperties: false, default: {} }),
+  freshness: Type.Object({
+    youngFileSeconds: Type.Integer({ minimum: 0, default: 3600, description: 'Files younger than this are re-checked every youngRecheckSeconds' }),
+    youngRecheckSeconds: Type.Integer({ minimum: 1, default: 300 }),
+    oldRecheckSeconds: Type.Integer({ minimum: 1, default: 21600 }),
+    queueSize: Type.Integer({ minimum: 1, default: 10000, description: 'Pending per-file checks; more are dropped and asked again later' }),
+    concurrency: Type.Integer({ minimum: 1, default: 8 }),
+  }, { additionalProperties: false, default: {} }),
+  volatile: Type.Array(Type.String({ minLength: 1 }), {
+    default: ['Release', 'Release.gpg', 'InRelease', 'Packages*', 'Sources*', 'repomd.xml', 'repomd.xml.asc', '*.sha256', 'SHA256SUMS*', '*.sha256sum'],
+    description: 'Glob patterns of files whose content changes under a fixed name; without "/" they match the file name',
+  }),
+  volatileMaxAgeSeconds: Type.Integer({ minimum: 0, default: 60, description: 'Volatile files go only to mirrors verified this recently' }),
+  scheduler: Type.Union([Type.Literal('weighted'), Type.Literal('round-robin'), Type.Literal('least-loaded')], { default: 'weighted' }),
+  capacity: Type.Object({
+    windowSeconds: Type.Integer({ minimum: 1, maximum: 3600, default: 60, description: 'Sliding window of bytes sent that utilisation is measured over' }),
+    floor: Type.Number({ minimum: 0.01, maximum: 1, default: 0.1, description: 'Effective capacity never falls below this fraction of bandwidthMbps' }),
   }, { additionalProperties: false, default: {} }),
   mirrors: Type.Array(MirrorSchema, { default: [] }),
 }, { additionalProperties: false });

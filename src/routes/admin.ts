@@ -46,7 +46,7 @@ export function adminRoutes(app: FastifyInstance, runtime: Runtime): void {
       client = resolveClient(ip, {}, runtime.trusted, query.https === 'true' || query.https === '1');
     }
     const location = runtime.locality.locate(client.address);
-    const input = selectionInput(runtime.locality, client, file.path, parseAvoid(query.avoid), Math.random);
+    const input = selectionInput(runtime, client, file, parseAvoid(query.avoid), Math.random);
     return { path: file.path, size: file.size, client: { ...client, location }, smallFile: file.size < runtime.config.smallFileBytes, ...explainSelection(input) };
   });
 

@@ -31,21 +31,23 @@ export function downloadRoutes(app: FastifyInstance, runtime: Runtime, random: (
     if (file.size < config.smallFileBytes) return serveLocal(reply, file, bytes);
 
     const client = clientOf(request, runtime.trusted);
-    const { chosen, tier } = selectMirror(selectionInput(runtime.locality, client, file.path, avoidOf(request), random));
+    const input = selectionInput(runtime, client, file, avoidOf(request), random);
+    const { chosen, tier } = selectMirror(input);
     if (chosen !== undefined) {
-      runtime.counters.add(chosen.name, bytes);
+      runtime.count(chosen.name, bytes);
       const base = client.https ? (chosen.httpsUrl as string) : chosen.url;
       return redirect(reply, base + encodePath(file.path), chosen.name, tier ?? 'world');
     }
-    if (config.fallbackUrl !== undefined) {
-      runtime.counters.add(FALLBACK, bytes);
+    // Volatile metadata goes only to a just-verified mirror, else it comes from the master copy.
+    if (config.fallbackUrl !== undefined && input.volatile !== true) {
+      runtime.count(FALLBACK, bytes);
       return redirect(reply, config.fallbackUrl + encodePath(file.path), FALLBACK, 'fallback');
     }
     return serveLocal(reply, file, bytes);
   }
 
   function serveLocal(reply: FastifyReply, file: FileEntry, bytes: number): FastifyReply {
-    runtime.counters.add(LOCAL, bytes);
+    runtime.count(LOCAL, bytes);
     reply.header('x-mirrorgate-mirror', LOCAL);
     return reply.sendFile(`/${file.path}`, runtime.config.repository, { dotfiles: 'allow', maxAge: 0 });
   }

@@ -11,6 +11,13 @@ import { CounterStore } from '../counters/store.js';
 import { ConfigWatcher } from './config-watcher.js';
 import { Loop } from './loop.js';
 import { Locality } from './locality.js';
+import { volatileMatcher } from '../catalog/volatile.js';
+import { MirrorStates } from '../probing/mirror-states.js';
+import { ProbeStore } from '../probing/store.js';
+import { Prober } from '../probing/prober.js';
+import { gotProbeHttp, type ProbeHttp } from '../probing/http-client.js';
+import type { RoundRobinState } from '../selection/select.js';
+import type { SelectionContext } from './selection-input.js';
 import type { Log } from '../log.js';
 
 export interface RuntimeOptions {
@@ -20,19 +27,27 @@ export interface RuntimeOptions {
   /** Watch the config file and apply edits (default true). SIGHUP reload works either way. */
   readonly watchConfig?: boolean;
   readonly now?: () => number;
+  /** Outbound HTTP for probes; tests may substitute one. */
+  readonly probeHttp?: ProbeHttp;
+  readonly random?: () => number;
 }
 
 const CATALOG_POLL_MS = 2000;
 const PRUNE_INTERVAL_MS = 10 * 60_000;
 const GEO_REFRESH_MS = 30_000;
+const PROBE_TICK_MS = 250;
 
-export class Runtime {
+export class Runtime implements SelectionContext {
   config: Config;
   /** trustProxy as a BlockList, rebuilt with each config. */
   trusted: BlockList;
   readonly catalog: Catalog;
   readonly counters: Counters;
   readonly locality: Locality;
+  readonly states: MirrorStates;
+  readonly prober: Prober;
+  readonly roundRobin: RoundRobinState = new Map();
+  isVolatile: (path: string) => boolean;
   readonly reloads = { applied: 0, rejected: 0 };
   private readonly store: CounterStore;
   private readonly hasher: Hasher;
@@ -48,7 +63,17 @@ export class Runtime {
     this.counters = new Counters(options.now);
     this.locality = new Locality(log.child({ component: 'geoip' }));
     this.locality.configure(config);
+    this.isVolatile = volatileMatcher(config.volatile);
     this.store = new CounterStore(db);
+    const now = options.now ?? Date.now;
+    this.states = new MirrorStates(() => this.config, now, (mirror, path) => this.prober.queue.add(mirror, path));
+    const probeStore = new ProbeStore(db);
+    this.prober = new Prober({
+      config: () => this.config, catalog: this.catalog, states: this.states, store: probeStore,
+      http: options.probeHttp ?? gotProbeHttp, log: log.child({ component: 'prober' }), now,
+      random: options.random ?? Math.random, isVolatile: (path) => this.isVolatile(path),
+    });
+    this.loadProbeState(probeStore);
     this.hasher = new Hasher(db, () => this.config.repository, () => this.config.catalog.hashConcurrency, log.child({ component: 'hasher' }));
     if (options.watchConfig !== false) this.watcher = new ConfigWatcher(config.source, () => this.reload());
   }
@@ -92,6 +117,7 @@ export class Runtime {
     this.trusted = blockListOf(result.config.trustProxy);
     this.locality.configure(result.config);
     void this.locality.refresh();
+    this.isVolatile = volatileMatcher(result.config.volatile);
     this.reloads.applied += 1;
     for (const w of result.warnings) this.log.warn(w, 'config warning');
     this.log.info({ mirrors: result.config.mirrors.length }, 'config applied');
@@ -136,10 +162,30 @@ export class Runtime {
     this.closed = true;
     this.watcher?.stop();
     await Promise.all(this.loops.map((l) => l.stop()));
+    await this.prober.stop();
     await this.hasher.stop();
     await this.scanning?.catch(() => undefined);
     this.flush();
     this.db.close();
+  }
+
+  /** A download handed to `target` (a mirror, or _local/_fallback): counted, and added to its load. */
+  count(target: string, bytes: number): void {
+    this.counters.add(target, bytes);
+    if (target[0] !== '_') this.states.recordSent(target, bytes);
+  }
+
+  /** Health and evidence persisted by an earlier run: a restart does not forget a mirror is down. */
+  private loadProbeState(store: ProbeStore): void {
+    for (const row of store.healthRows()) {
+      const state = this.states.get(row.mirror);
+      state.health = {
+        state: row.state, reason: row.reason, since: row.since, checkedAt: row.checked_at,
+        failures: row.state === 'down' ? this.config.probe.failuresToDown : 0, successes: 0, latencyMs: row.latency_ms ?? undefined,
+      };
+      state.syncStamp = row.sync_stamp ?? undefined;
+    }
+    for (const { mirror, path, evidence } of store.evidenceRows()) this.states.get(mirror).evidence.set(path, evidence);
   }
 
   /** Resolves once the background hasher has nothing left to do (tests, `mirrorgate scan`). */
@@ -155,6 +201,7 @@ export class Runtime {
       new Loop(() => CATALOG_POLL_MS, () => {
         if (this.catalog.reloadIfChanged()) this.log.info({ files: this.catalog.size }, 'catalog reloaded after an outside scan');
       }, onError('catalog poll')).start(),
+      new Loop(() => PROBE_TICK_MS, () => this.prober.tick(), onError('probe tick')).start(),
       new Loop(() => GEO_REFRESH_MS, () => this.locality.refresh(), onError('geoip refresh')).start(),
       new Loop(() => this.config.catalog.rescanSeconds * 1000, () => this.rescan().catch(() => undefined), onError('rescan')).start(),
     );

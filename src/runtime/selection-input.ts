@@ -1,23 +1,39 @@
 // Everything selection needs for one request, gathered from the runtime's state. The download route,
 // GET /_mirrorgate/explain and `mirrorgate explain` all build their input here, so they agree.
+import type { Config } from '../config/load.js';
 import type { ClientInfo } from '../http/client-address.js';
-import type { SelectionInput } from '../selection/select.js';
+import type { RoundRobinState, SelectionFile, SelectionInput, SelectionState } from '../selection/select.js';
 import { requestKey } from '../selection/hash.js';
 import type { Locality } from './locality.js';
 
+export interface SelectionContext {
+  readonly config: Config;
+  readonly locality: Locality;
+  /** Mirror health, freshness and load; absent in offline tools that have none. */
+  readonly states: SelectionState | undefined;
+  readonly roundRobin: RoundRobinState;
+  isVolatile(path: string): boolean;
+}
+
 export function selectionInput(
-  locality: Locality,
+  context: SelectionContext,
   client: ClientInfo,
-  path: string,
+  file: SelectionFile,
   avoid: ReadonlySet<string> | undefined,
   random: () => number,
 ): SelectionInput {
+  const { locality } = context;
   return {
     plan: locality.plan(locality.locate(client.address)),
     // Without an address there is nothing to stick to: a uniform draw keeps the weights.
-    key: client.address === '' ? Math.floor(random() * 4294967296) : requestKey(client.address, path),
+    key: client.address === '' ? Math.floor(random() * 4294967296) : requestKey(client.address, file.path),
     https: client.https,
     ipv6: client.family === 6,
     avoid,
+    file,
+    volatile: context.isVolatile(file.path),
+    state: context.states,
+    scheduler: context.config.scheduler,
+    roundRobin: context.roundRobin,
   };
 }

@@ -2,7 +2,7 @@
 // its tier, distance, weight, share of its group and rank for this client, or why it was left out.
 // Used by `mirrorgate explain` and GET /_mirrorgate/explain.
 import type { Mirror } from '../config/load.js';
-import { selectMirror, reasonToSkip, type SelectionInput } from './select.js';
+import { selectMirror, reasonToSkip, headroomOf, type SelectionInput } from './select.js';
 import type { Tier } from './plan.js';
 import type { ExclusionReason } from './reasons.js';
 import { unitFor } from './hash.js';
@@ -29,7 +29,7 @@ export function explainSelection(input: SelectionInput): Explanation {
   const { plan } = input;
   const result = selectMirror(input);
   const groupEnd = plan.groups.find((g) => g.tier === result.tier)?.end ?? 0;
-  const headroom = (m: Mirror) => Math.max(0, input.headroom?.(m) ?? 1);
+  const headroom = (m: Mirror) => headroomOf(m, input);
   const inGroup = plan.members.slice(0, groupEnd).filter((p) => reasonToSkip(p.mirror, input) === undefined);
   const v6Only = input.ipv6 && inGroup.some((p) => p.mirror.ipv6);
   const contenders = inGroup.filter((p) => !v6Only || p.mirror.ipv6);

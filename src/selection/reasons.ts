@@ -14,7 +14,15 @@ export type ExclusionReason =
   /** the client asked to skip it with ?avoid= */
   | 'avoided'
   /** the request came over https and the mirror serves only http */
-  | 'no-https';
+  | 'no-https'
+  /** health probes failed (see `mirrorgate mirrors` for why) */
+  | 'down'
+  /** the mirror answered 404 for this file */
+  | 'missing'
+  /** the mirror holds another copy of this file (size or Last-Modified differ) */
+  | 'stale'
+  /** no evidence yet that the mirror holds the current copy; a check is queued */
+  | 'unverified';
 
 export interface Exclusion {
   readonly mirror: Mirror;

@@ -1,15 +1,34 @@
-// PURE mirror selection: (plan, request key, client, state callbacks) → the chosen mirror, the tier it
+// PURE mirror selection: (plan, request key, client, file, state view) → the chosen mirror, the tier it
 // came from and every mirror left out with its reason. No I/O, no clock, no globals: docs/selection.md
 // states the rules and test/selection/ checks each one.
 //
-// Within a group the choice is weighted rendezvous hashing: each candidate m scores -ln(u(key, m)) /
-// (weight × headroom) and the lowest score wins. A candidate's chance is its share of the group's
-// weight × headroom, the same key always picks the same mirror while the group stays the same, and
-// removing a mirror moves only the keys that mirror had.
+// The default scheduler is weighted rendezvous hashing: each candidate m scores
+// -ln(u(key, m)) / (weight × headroom) and the lowest wins. A candidate's chance is its share of the
+// group's weight × headroom, the same key always picks the same mirror while the group stays the same,
+// and removing a mirror moves only the keys that mirror had.
 import type { Mirror } from '../config/load.js';
 import type { Exclusion, ExclusionReason } from './reasons.js';
 import type { Plan, PlannedMirror, Tier } from './plan.js';
 import { unitFor } from './hash.js';
+
+export type Scheduler = 'weighted' | 'round-robin' | 'least-loaded';
+
+export interface SelectionFile {
+  readonly path: string;
+  readonly size: number;
+  readonly mtimeMs: number;
+}
+
+/** What selection may ask about mirrors' current state. The runtime's MirrorStates is the implementation. */
+export interface SelectionState {
+  /** Why this mirror cannot serve this file now (down, lacks the file, unverified); undefined = it can. */
+  unavailable(mirror: Mirror, file: SelectionFile, volatile: boolean): ExclusionReason | undefined;
+  /** Bytes recently sent ÷ what the mirror's effective capacity moves in that time; ≥ 1 = saturated. */
+  utilisation(mirror: Mirror): number;
+}
+
+/** Smooth weighted round-robin state (nginx's algorithm): current weight per mirror name. */
+export type RoundRobinState = Map<string, number>;
 
 export interface SelectionInput {
   readonly plan: Plan;
@@ -19,13 +38,13 @@ export interface SelectionInput {
   readonly ipv6: boolean;
   /** Mirror names the client asked to skip (`?avoid=`). */
   readonly avoid?: ReadonlySet<string> | undefined;
-  /** Per-request state: why this mirror cannot serve now (down, lacks the file…); undefined = it can. */
-  readonly unavailable?: (mirror: Mirror) => ExclusionReason | undefined;
-  /**
-   * Remaining capacity in [0, 1]: 1 idle, 0 saturated. A group whose candidates are all saturated
-   * widens to the next tier. Default: always 1.
-   */
-  readonly headroom?: (mirror: Mirror) => number;
+  readonly file?: SelectionFile;
+  readonly volatile?: boolean;
+  /** Without it every mirror is available and idle. */
+  readonly state?: SelectionState;
+  readonly scheduler?: Scheduler;
+  /** Needed by the round-robin scheduler; kept by the caller between requests. */
+  readonly roundRobin?: RoundRobinState;
 }
 
 export interface Selection {
@@ -40,7 +59,6 @@ export function selectMirror(input: SelectionInput): Selection {
   let excluded: Exclusion[] | undefined;
   const candidates: PlannedMirror[] = [];
   let start = 0;
-  let saturated: { mirror: PlannedMirror; tier: Tier } | undefined;
   for (const group of plan.groups) {
     for (let i = start; i < group.end; i++) {
       const planned = plan.members[i] as PlannedMirror;
@@ -50,28 +68,41 @@ export function selectMirror(input: SelectionInput): Selection {
     }
     start = group.end;
     if (candidates.length === 0) continue;
-    const best = pick(candidates, input, true);
+    const best = pick(candidates, input, false);
     if (best !== undefined) return { chosen: best.mirror, tier: group.tier, excluded: excluded ?? plan.restricted };
-    saturated = { mirror: pick(candidates, input, false) as PlannedMirror, tier: group.tier };
   }
-  // Every candidate is saturated: still answer, never refuse a download.
-  return { chosen: saturated?.mirror.mirror, tier: saturated?.tier, excluded: excluded ?? plan.restricted };
+  // Every candidate is saturated: still answer with the least utilised, never refuse a download.
+  const last = plan.groups.at(-1);
+  const fallback = candidates.length > 0 ? pick(candidates, input, true) : undefined;
+  return { chosen: fallback?.mirror, tier: fallback === undefined ? undefined : last?.tier, excluded: excluded ?? plan.restricted };
 }
 
 export function reasonToSkip(mirror: Mirror, input: SelectionInput): ExclusionReason | undefined {
   if (input.avoid?.has(mirror.name)) return 'avoided';
   if (input.https && mirror.httpsUrl === undefined) return 'no-https';
-  return input.unavailable?.(mirror);
+  if (input.state === undefined || input.file === undefined) return undefined;
+  return input.state.unavailable(mirror, input.file, input.volatile === true);
 }
 
-/** Rendezvous over the candidates; IPv6 clients keep to IPv6 mirrors when the group has any. */
-function pick(candidates: readonly PlannedMirror[], input: SelectionInput, needHeadroom: boolean): PlannedMirror | undefined {
+/** Headroom in [0, 1] for the weighted scheduler: 1 − utilisation. */
+export function headroomOf(mirror: Mirror, input: SelectionInput): number {
+  return input.state === undefined ? 1 : Math.max(0, 1 - input.state.utilisation(mirror));
+}
+
+/**
+ * One scheduler's pick among the candidates; IPv6 clients keep to IPv6 mirrors when there are any.
+ * `saturatedToo` = the last resort: ignore capacity and take the least utilised.
+ */
+function pick(candidates: readonly PlannedMirror[], input: SelectionInput, saturatedToo: boolean): PlannedMirror | undefined {
   const v6Only = input.ipv6 && candidates.some((c) => c.mirror.ipv6);
+  const scheduler = input.scheduler ?? 'weighted';
+  if (scheduler === 'round-robin') return roundRobin(candidates, v6Only, input.roundRobin ?? new Map());
+  if (saturatedToo || scheduler === 'least-loaded') return leastLoaded(candidates, v6Only, input, saturatedToo);
   let best: PlannedMirror | undefined;
   let bestScore = Infinity;
   for (const c of candidates) {
     if (v6Only && !c.mirror.ipv6) continue;
-    const room = needHeadroom ? (input.headroom?.(c.mirror) ?? 1) : 1;
+    const room = headroomOf(c.mirror, input);
     if (room <= 0) continue;
     const score = -Math.log(unitFor(input.key, c.seed)) / (c.mirror.weight * room);
     if (score < bestScore) {
@@ -79,5 +110,43 @@ function pick(candidates: readonly PlannedMirror[], input: SelectionInput, needH
       best = c;
     }
   }
+  return best;
+}
+
+/** The lowest utilisation (below 1 unless saturatedToo); ties broken by weighted rendezvous. */
+function leastLoaded(candidates: readonly PlannedMirror[], v6Only: boolean, input: SelectionInput, saturatedToo: boolean): PlannedMirror | undefined {
+  let best: PlannedMirror | undefined;
+  let bestLoad = Infinity;
+  let bestScore = Infinity;
+  for (const c of candidates) {
+    if (v6Only && !c.mirror.ipv6) continue;
+    const load = input.state?.utilisation(c.mirror) ?? 0;
+    if (!saturatedToo && load >= 1) continue;
+    const score = -Math.log(unitFor(input.key, c.seed)) / c.mirror.weight;
+    if (load < bestLoad || (load === bestLoad && score < bestScore)) {
+      best = c;
+      bestLoad = load;
+      bestScore = score;
+    }
+  }
+  return best;
+}
+
+/** Smooth weighted round robin: every candidate gains its weight, the richest wins and pays the total. */
+function roundRobin(candidates: readonly PlannedMirror[], v6Only: boolean, state: RoundRobinState): PlannedMirror | undefined {
+  let best: PlannedMirror | undefined;
+  let bestCurrent = -Infinity;
+  let total = 0;
+  for (const c of candidates) {
+    if (v6Only && !c.mirror.ipv6) continue;
+    const current = (state.get(c.mirror.name) ?? 0) + c.mirror.weight;
+    state.set(c.mirror.name, current);
+    total += c.mirror.weight;
+    if (current > bestCurrent) {
+      bestCurrent = current;
+      best = c;
+    }
+  }
+  if (best !== undefined) state.set(best.mirror.name, bestCurrent - total);
   return best;
 }

@@ -153,13 +153,14 @@ t.test('IPv6 clients prefer IPv6-capable mirrors, and still get one when the gro
   t.same(shares([mirrors[0] as Mirror], de, 100, { ipv6: true }), new Map([['v4', 1]]));
 });
 
-t.test('a saturated group widens to the next tier; all saturated still picks one', async (t) => {
+t.test('a saturated group widens to the next tier; all saturated picks the least utilised', async (t) => {
   const mirrors = [mirror('uk', { country: 'GB' }), mirror('de', { country: 'DE' }), mirror('us', { country: 'US' })];
-  const full = new Set(['uk']);
-  const r = select(mirrors, LONDON, { headroom: (m) => (full.has(m.name) ? 0 : 1) });
-  t.match(r, { chosen: { name: 'de' }, tier: 'continent' });
-  full.add('de');
-  t.match(select(mirrors, LONDON, { headroom: (m) => (full.has(m.name) ? 0 : 1) }), { chosen: { name: 'us' }, tier: 'world' });
-  full.add('us');
-  t.ok(select(mirrors, LONDON, { headroom: (m) => (full.has(m.name) ? 0 : 1) }).chosen, 'never refuses');
+  const load = new Map([['uk', 1.2], ['de', 0.5], ['us', 0]]);
+  const file = { path: 'a.iso', size: 1, mtimeMs: 0 };
+  const state = { unavailable: () => undefined, utilisation: (m: Mirror) => load.get(m.name) ?? 0 };
+  t.match(select(mirrors, LONDON, { state, file }), { chosen: { name: 'de' }, tier: 'continent' });
+  load.set('de', 1);
+  t.match(select(mirrors, LONDON, { state, file }), { chosen: { name: 'us' }, tier: 'world' });
+  load.set('us', 3);
+  t.match(select(mirrors, LONDON, { state, file }), { chosen: { name: 'de' } }, 'all saturated: the least utilised, never a refusal');
 });

@@ -11,6 +11,7 @@ import { explainSelection } from '../../selection/explain.js';
 import { normalizeIp } from '../../http/client-address.js';
 import { parseAvoid } from '../../routes/download.js';
 import { silentLog } from '../../log.js';
+import { volatileMatcher } from '../../catalog/volatile.js';
 import { errors } from '../../errors.js';
 import { formatBytes, table } from '../format.js';
 
@@ -21,8 +22,9 @@ export const explain: Command = {
 
 Runs the selection a request for PATH from ADDR would get (default: an address with no location) and
 prints the ranked candidates with tier, distance, weight and share, then the excluded mirrors with their
-reasons. The catalog is read from the database, so PATH must have been scanned. The running server
-answers the same question at GET /_mirrorgate/explain?path=PATH&ip=ADDR.
+reasons. The catalog is read from the database, so PATH must have been scanned. This offline view
+applies the config only (no health, freshness or load); the running server answers with all of them at
+GET /_mirrorgate/explain?path=PATH&ip=ADDR.
 `,
   async run(args, io) {
     const { values, positionals } = parseFlags(args, {
@@ -58,7 +60,8 @@ answers the same question at GET /_mirrorgate/explain?path=PATH&ip=ADDR.
     await locality.refresh();
     const client = { address: ip, family: ip === '' ? 0 : ip.includes(':') ? 6 : 4, https: values.https === true } as const;
     const location = locality.locate(ip);
-    const result = explainSelection(selectionInput(locality, client, file.path, parseAvoid(values.avoid), Math.random));
+    const context = { config, locality, states: undefined, roundRobin: new Map(), isVolatile: volatileMatcher(config.volatile) };
+    const result = explainSelection(selectionInput(context, client, file, parseAvoid(values.avoid), Math.random));
     if (values.json) {
       io.stdout(`${JSON.stringify({ path: file.path, size: file.size, client: { ...client, location }, ...result }, null, 2)}\n`);
       return 0;

@@ -1,0 +1,75 @@
+// Owns mirror_health, mirror_events and mirror_files (migrations/002): what the prober learnt, so a
+// restart, another worker and `mirrorgate mirrors` know it. Written by the prober off the hot path.
+import type { Db } from '../db/open.js';
+import type { Health, HealthState } from './health.js';
+import type { Evidence, EvidenceStatus } from './freshness.js';
+
+export interface HealthRow {
+  readonly mirror: string;
+  readonly state: HealthState;
+  readonly reason: string;
+  readonly since: number;
+  readonly checked_at: number;
+  readonly latency_ms: number | null;
+  readonly capacity_mbps: number | null;
+  readonly sync_stamp: number | null;
+}
+
+export interface EventRow {
+  readonly at: number;
+  readonly mirror: string;
+  readonly from_state: string;
+  readonly to_state: string;
+  readonly reason: string;
+}
+
+export class ProbeStore {
+  private readonly upsertHealth;
+  private readonly insertEvent;
+  private readonly upsertEvidence;
+
+  constructor(private readonly db: Db) {
+    this.upsertHealth = db.prepare(`INSERT INTO mirror_health (mirror, state, reason, since, checked_at, latency_ms, capacity_mbps, sync_stamp)
+      VALUES (@mirror, @state, @reason, @since, @checked_at, @latency_ms, @capacity_mbps, @sync_stamp)
+      ON CONFLICT(mirror) DO UPDATE SET state = excluded.state, reason = excluded.reason, since = excluded.since,
+        checked_at = excluded.checked_at, latency_ms = excluded.latency_ms, capacity_mbps = excluded.capacity_mbps,
+        sync_stamp = excluded.sync_stamp`);
+    this.insertEvent = db.prepare('INSERT INTO mirror_events (at, mirror, from_state, to_state, reason) VALUES (?, ?, ?, ?, ?)');
+    this.upsertEvidence = db.prepare(`INSERT INTO mirror_files (mirror, path, status, size, mtime_ms, checked_at, detail)
+      VALUES (?, ?, ?, ?, ?, ?, ?)
+      ON CONFLICT(mirror, path) DO UPDATE SET status = excluded.status, size = excluded.size, mtime_ms = excluded.mtime_ms,
+        checked_at = excluded.checked_at, detail = excluded.detail`);
+  }
+
+  saveHealth(mirror: string, h: Health, capacityMbps: number, syncStamp: number | undefined): void {
+    this.upsertHealth.run({
+      mirror, state: h.state, reason: h.reason, since: h.since, checked_at: h.checkedAt,
+      latency_ms: h.latencyMs ?? null, capacity_mbps: capacityMbps, sync_stamp: syncStamp ?? null,
+    });
+  }
+
+  saveTransition(mirror: string, from: HealthState, to: Health): void {
+    this.insertEvent.run(to.since, mirror, from, to.state, to.reason);
+  }
+
+  saveEvidence(mirror: string, path: string, e: Evidence): void {
+    this.upsertEvidence.run(mirror, path, e.status, e.size, e.mtimeMs, e.checkedAt, e.detail);
+  }
+
+  healthRows(): HealthRow[] {
+    return this.db.prepare('SELECT * FROM mirror_health').all() as HealthRow[];
+  }
+
+  recentEvents(limit: number): EventRow[] {
+    return this.db.prepare('SELECT * FROM mirror_events ORDER BY at DESC LIMIT ?').all(limit) as EventRow[];
+  }
+
+  /** Evidence rows, for loading at start. */
+  *evidenceRows(): Generator<{ mirror: string; path: string; evidence: Evidence }> {
+    const rows = this.db.prepare('SELECT mirror, path, status, size, mtime_ms, checked_at, detail FROM mirror_files').iterate() as
+      IterableIterator<{ mirror: string; path: string; status: EvidenceStatus; size: number; mtime_ms: number; checked_at: number; detail: string }>;
+    for (const r of rows) {
+      yield { mirror: r.mirror, path: r.path, evidence: { status: r.status, size: r.size, mtimeMs: r.mtime_ms, checkedAt: r.checked_at, detail: r.detail } };
+    }
+  }
+}
