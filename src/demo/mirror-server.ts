@@ -6,6 +6,7 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { join, normalize } from 'node:path';
 import type { AddressInfo } from 'node:net';
+import { Transform } from 'node:stream';
 
 export type MirrorBehaviour =
   | { readonly kind: 'healthy' }
@@ -20,13 +21,27 @@ export interface MirrorServer {
   behaviour: MirrorBehaviour;
   /** Paths (relative, no leading '/') this mirror pretends not to have. */
   readonly missing: Set<string>;
+  /** Paths whose Content-Length this mirror misreports (an incomplete or other copy). */
+  readonly wrongSize: Map<string, number>;
+  /** Paths whose Last-Modified this mirror reports as given (an old copy). */
+  readonly lastModified: Map<string, Date>;
+  /** Body bytes per second for GETs; 0 = as fast as possible. */
+  throttleBytesPerSecond: number;
   /** Requests seen, as "METHOD /path". */
   readonly log: string[];
+  /** Stop listening: connections are refused until start(). */
+  stop(): Promise<void>;
+  /** Listen again on the same port. */
+  start(): Promise<void>;
   close(): Promise<void>;
 }
 
+type State = Pick<MirrorServer, 'behaviour' | 'missing' | 'wrongSize' | 'lastModified' | 'throttleBytesPerSecond' | 'log'>;
+
 export async function startMirrorServer(root: string, port = 0): Promise<MirrorServer> {
-  const state: Pick<MirrorServer, 'behaviour' | 'missing' | 'log'> = { behaviour: { kind: 'healthy' }, missing: new Set(), log: [] };
+  const state: State = {
+    behaviour: { kind: 'healthy' }, missing: new Set(), wrongSize: new Map(), lastModified: new Map(), throttleBytesPerSecond: 0, log: [],
+  };
   const server: Server = createServer((req, res) => {
     state.log.push(`${req.method} ${req.url}`);
     const b = state.behaviour;
@@ -35,26 +50,34 @@ export async function startMirrorServer(root: string, port = 0): Promise<MirrorS
       res.writeHead(b.status, { 'content-type': 'text/plain' }).end(`status ${b.status}\n`);
       return;
     }
-    serveFile(root, state.missing, req, res).catch(() => {
+    serveFile(root, state, req, res).catch(() => {
       if (!res.headersSent) res.writeHead(500).end();
       else res.destroy();
     });
   });
-  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  const listen = (p: number) => new Promise<void>((resolve) => server.listen(p, '127.0.0.1', resolve));
+  const stop = () => new Promise<void>((resolve) => {
+    if (!server.listening) {
+      resolve();
+      return;
+    }
+    server.closeAllConnections();
+    server.close(() => resolve());
+  });
+  await listen(port);
   const actual = (server.address() as AddressInfo).port;
   return Object.assign(state, {
     url: `http://127.0.0.1:${actual}/`,
     port: actual,
-    close: () => new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    stop,
+    start: () => listen(actual),
+    close: stop,
   });
 }
 
-async function serveFile(root: string, missing: Set<string>, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function serveFile(root: string, state: State, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const rel = normalize(decodeURIComponent((req.url ?? '/').split('?')[0] ?? '/')).replace(/^\/+/, '');
-  if (rel.startsWith('..') || missing.has(rel)) {
+  if (rel.startsWith('..') || state.missing.has(rel)) {
     res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
     return;
   }
@@ -65,7 +88,7 @@ async function serveFile(root: string, missing: Set<string>, req: IncomingMessag
     return;
   }
   const headers: Record<string, string | number> = {
-    'last-modified': s.mtime.toUTCString(),
+    'last-modified': (state.lastModified.get(rel) ?? s.mtime).toUTCString(),
     etag: `"${s.size.toString(16)}-${Math.trunc(s.mtimeMs).toString(16)}"`,
     'accept-ranges': 'bytes',
     'content-type': 'application/octet-stream',
@@ -78,11 +101,34 @@ async function serveFile(root: string, missing: Set<string>, req: IncomingMessag
     end = range[2] ? Math.min(Number(range[2]), s.size - 1) : s.size - 1;
     headers['content-range'] = `bytes ${start}-${end}/${s.size}`;
   }
-  headers['content-length'] = Math.max(0, end - start + 1);
+  headers['content-length'] = state.wrongSize.get(rel) ?? Math.max(0, end - start + 1);
   res.writeHead(range ? 206 : 200, headers);
   if (req.method === 'HEAD' || s.size === 0) {
     res.end();
     return;
   }
-  createReadStream(file, { start, end }).pipe(res);
+  const body = createReadStream(file, { start, end });
+  if (state.throttleBytesPerSecond > 0) body.pipe(throttle(state.throttleBytesPerSecond)).pipe(res);
+  else body.pipe(res);
+}
+
+/** Passes bytes through at about `rate` bytes per second (in 50 ms slices). */
+function throttle(rate: number): Transform {
+  return new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      const slice = Math.max(1, Math.floor(rate / 20));
+      const parts: Buffer[] = [];
+      for (let i = 0; i < chunk.length; i += slice) parts.push(chunk.subarray(i, i + slice));
+      const push = () => {
+        const part = parts.shift();
+        if (part === undefined) {
+          done();
+          return;
+        }
+        this.push(part);
+        setTimeout(push, 50);
+      };
+      push();
+    },
+  });
 }

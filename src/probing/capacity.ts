@@ -15,6 +15,9 @@ export const INITIAL_CAPACITY: CapacityEstimate = { baselineThroughput: undefine
 
 const BASELINE_DECAY = 0.98;
 const SMOOTHING = 0.5;
+/** Throughput within 30% of the baseline, and latency within 50 ms of it, is noise, not a slowdown. */
+const THROUGHPUT_SLACK = 0.7;
+const LATENCY_SLACK_MS = 50;
 
 export type ThroughputSample = { readonly ok: true; readonly bytesPerSecond: number; readonly ttfbMs: number } | { readonly ok: false };
 
@@ -22,8 +25,8 @@ export function nextCapacity(c: CapacityEstimate, sample: ThroughputSample): Cap
   if (!sample.ok) return { ...c, factor: c.factor * SMOOTHING };
   const baselineThroughput = Math.max(sample.bytesPerSecond, (c.baselineThroughput ?? 0) * BASELINE_DECAY);
   const baselineLatencyMs = Math.min(sample.ttfbMs, (c.baselineLatencyMs ?? Infinity) / BASELINE_DECAY);
-  const throughputRatio = baselineThroughput > 0 ? Math.min(1, sample.bytesPerSecond / baselineThroughput) : 1;
-  const latencyRatio = sample.ttfbMs > 0 ? Math.min(1, Math.max(baselineLatencyMs, 1) / Math.max(sample.ttfbMs, 1)) : 1;
+  const throughputRatio = baselineThroughput > 0 ? Math.min(1, sample.bytesPerSecond / (baselineThroughput * THROUGHPUT_SLACK)) : 1;
+  const latencyRatio = Math.min(1, (baselineLatencyMs + LATENCY_SLACK_MS) / Math.max(sample.ttfbMs, 1));
   const observed = throughputRatio * latencyRatio;
   return { baselineThroughput, baselineLatencyMs, factor: SMOOTHING * c.factor + (1 - SMOOTHING) * observed };
 }

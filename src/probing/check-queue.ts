@@ -1,23 +1,26 @@
 // Per-file freshness checks waiting to run: deduplicated (one pending check per mirror and path),
 // bounded (beyond `capacity` new asks are dropped; the next request asks again), and with a short
-// cool-down so a mirror that does not answer is not asked about the same file on every request.
+// cool-down so a mirror that does not answer is not asked about the same copy of a file on every
+// request (a rebuilt file, with another mtime, is asked about at once).
 
 const COOL_DOWN_MS = 10_000;
 
 export class CheckQueue {
   private readonly pending = new Set<string>();
   private readonly order: string[] = [];
-  private recent = new Map<string, number>();
+  private recent = new Map<string, { at: number; mtimeMs: number }>();
+  private readonly versions = new Map<string, number>();
 
   constructor(private readonly capacity: () => number, private readonly now: () => number) {}
 
-  add(mirror: string, path: string): void {
+  add(mirror: string, path: string, mtimeMs: number): void {
     const key = `${mirror}\n${path}`;
     if (this.pending.has(key) || this.pending.size >= this.capacity()) return;
     const tried = this.recent.get(key);
-    if (tried !== undefined && this.now() - tried < COOL_DOWN_MS) return;
+    if (tried !== undefined && tried.mtimeMs === mtimeMs && this.now() - tried.at < COOL_DOWN_MS) return;
     this.pending.add(key);
     this.order.push(key);
+    this.versions.set(key, mtimeMs);
   }
 
   take(): { mirror: string; path: string } | undefined {
@@ -25,7 +28,8 @@ export class CheckQueue {
     if (key === undefined) return undefined;
     this.pending.delete(key);
     if (this.recent.size > 100_000) this.recent = new Map();
-    this.recent.set(key, this.now());
+    this.recent.set(key, { at: this.now(), mtimeMs: this.versions.get(key) ?? 0 });
+    this.versions.delete(key);
     const cut = key.indexOf('\n');
     return { mirror: key.slice(0, cut), path: key.slice(cut + 1) };
   }

@@ -27,7 +27,7 @@ export class MirrorStates implements SelectionState {
     private readonly config: () => Config,
     private readonly now: () => number,
     /** Asks for a background check of (mirror, path); deduplicated and bounded by the receiver. */
-    private readonly requestCheck: (mirror: string, path: string) => void,
+    private readonly requestCheck: (mirror: string, path: string, mtimeMs: number) => void,
   ) {}
 
   get(name: string): MirrorState {
@@ -67,7 +67,7 @@ export class MirrorStates implements SelectionState {
     if (state.health.state === 'down') return 'down';
     const rules = { ...config.freshness, volatileMaxAgeSeconds: config.volatileMaxAgeSeconds };
     const verdict = fileVerdict(state.evidence.get(file.path), state.syncStamp, file, volatile, rules, this.now());
-    if (verdict.recheck) this.requestCheck(mirror.name, file.path);
+    if (verdict.recheck) this.requestCheck(mirror.name, file.path, file.mtimeMs);
     return verdict.ok ? undefined : verdict.reason;
   }
 

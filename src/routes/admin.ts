@@ -19,18 +19,28 @@ export function adminRoutes(app: FastifyInstance, runtime: Runtime): void {
     enabled: runtime.config.mirrors.filter((m) => m.enabled).length,
   }));
 
-  app.get(`${ADMIN_PREFIX}/mirrors`, async () => runtime.config.mirrors.map((m) => ({
-    name: m.name,
-    url: m.url,
-    weight: m.weight,
-    bandwidthMbps: m.bandwidthMbps,
-    country: m.country ?? null,
-    continent: m.continent ?? null,
-    enabled: m.enabled,
-    state: m.enabled ? 'enabled' : 'disabled',
-    requests: runtime.counters.totals.get(m.name)?.requests ?? 0,
-    bytes: runtime.counters.totals.get(m.name)?.bytes ?? 0,
-  })));
+  app.get(`${ADMIN_PREFIX}/mirrors`, async () => runtime.config.mirrors.map((m) => {
+    const s = runtime.states.get(m.name);
+    return {
+      name: m.name,
+      url: m.url,
+      weight: m.weight,
+      bandwidthMbps: m.bandwidthMbps,
+      country: m.country ?? null,
+      continent: m.continent ?? null,
+      enabled: m.enabled,
+      state: !m.enabled ? 'disabled' : runtime.config.probe.enabled ? s.health.state : 'unprobed',
+      reason: s.health.reason,
+      since: new Date(s.health.since).toISOString(),
+      latencyMs: s.health.latencyMs ?? null,
+      effectiveMbps: runtime.states.effectiveMbps(m),
+      utilisation: runtime.states.utilisation(m),
+      syncStamp: s.syncStamp === undefined ? null : new Date(s.syncStamp).toISOString(),
+      filesVerified: s.evidence.size,
+      requests: runtime.counters.totals.get(m.name)?.requests ?? 0,
+      bytes: runtime.counters.totals.get(m.name)?.bytes ?? 0,
+    };
+  }));
 
   // What would this client (or ?ip=) get for ?path=, and why. Answers questions; redirects nobody.
   app.get(`${ADMIN_PREFIX}/explain`, async (request, reply) => {
@@ -71,6 +81,14 @@ function renderMetrics(runtime: Runtime): string {
   metric('mirrorgate_catalog_files', 'gauge', 'Files in the catalog.', [['', runtime.catalog.size]]);
   metric('mirrorgate_mirror_enabled', 'gauge', '1 when the mirror is enabled in the config.',
     runtime.config.mirrors.map((m) => [`{mirror="${m.name}"}`, m.enabled ? 1 : 0]));
+  const mirrors = runtime.config.mirrors;
+  metric('mirrorgate_mirror_up', 'gauge', '1 when the mirror passes its health probes (or probing is off).',
+    mirrors.map((m) => [`{mirror="${m.name}"}`, runtime.states.get(m.name).health.state === 'down' ? 0 : 1]));
+  metric('mirrorgate_mirror_effective_mbps', 'gauge', 'Declared bandwidth scaled by what the probes measure.',
+    mirrors.map((m) => [`{mirror="${m.name}"}`, runtime.states.effectiveMbps(m)]));
+  metric('mirrorgate_mirror_utilisation', 'gauge', 'Bytes sent over the capacity window / what the effective capacity moves in it.',
+    mirrors.map((m) => [`{mirror="${m.name}"}`, runtime.states.utilisation(m)]));
+  metric('mirrorgate_freshness_checks_pending', 'gauge', 'Per-file checks waiting to run.', [['', runtime.prober.queue.size]]);
   metric('mirrorgate_geoip_active', 'gauge', '1 when a location database is loaded and locality is on.',
     [['', runtime.locality.active ? 1 : 0]]);
   metric('mirrorgate_config_reloads_total', 'counter', 'Config reloads, by result.',

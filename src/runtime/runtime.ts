@@ -66,7 +66,7 @@ export class Runtime implements SelectionContext {
     this.isVolatile = volatileMatcher(config.volatile);
     this.store = new CounterStore(db);
     const now = options.now ?? Date.now;
-    this.states = new MirrorStates(() => this.config, now, (mirror, path) => this.prober.queue.add(mirror, path));
+    this.states = new MirrorStates(() => this.config, now, (mirror, path, mtimeMs) => this.prober.queue.add(mirror, path, mtimeMs));
     const probeStore = new ProbeStore(db);
     this.prober = new Prober({
       config: () => this.config, catalog: this.catalog, states: this.states, store: probeStore,

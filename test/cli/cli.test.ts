@@ -63,8 +63,8 @@ t.test('migrate reports versions; scan indexes; stats and mirrors show traffic',
   t.match(await cli(['stats', '--since', 'yesterday', ...flags]), { code: 2, stderr: /not a duration/ });
 
   const mirrors = await cli(['mirrors', ...flags]);
-  t.match(mirrors.stdout, /^name\s+state\s+weight\s+where/);
-  t.match(mirrors.stdout, /\neu\s+enabled\s+100\s+DE\/EU\s+10\s+100\.0 MiB\s+https:\/\/eu\.example\.org\/pub\//);
+  t.match(mirrors.stdout, /^name\s+state\s+reason\s+since\s+weight\s+where/);
+  t.match(mirrors.stdout, /\neu\s+unprobed\s+-\s+-\s+100\s+DE\/EU\s+1000\s+10\s+100\.0 MiB\s+https:\/\/eu\.example\.org\/pub\//);
   t.match(JSON.parse((await cli(['mirrors', '--json', ...flags])).stdout), [{ name: 'eu', requests1h: 10 }, { name: 'us', requests1h: 5 }]);
 });
 

@@ -110,7 +110,7 @@ t.test('admin endpoints answer', async (t) => {
   t.match(metrics.body, /mirrorgate_requests_total\{target="(eu|us)"\} 1/);
   t.match(metrics.body, /mirrorgate_catalog_files 5/);
   const mirrors = await app.inject({ url: '/_mirrorgate/mirrors' });
-  t.match(mirrors.json(), [{ name: 'eu', state: 'enabled' }, { name: 'us', state: 'enabled' }]);
+  t.match(mirrors.json(), [{ name: 'eu', state: 'unprobed', enabled: true }, { name: 'us', state: 'unprobed' }]);
 });
 
 t.test('rate limiting keys on the client address', async (t) => {

@@ -1,0 +1,192 @@
+// Probing against real HTTP mirrors on 127.0.0.1 that the tests switch between behaviours.
+import t, { type Test } from 'tap';
+import { utimesSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { startMirrorServer, type MirrorServer } from '../../src/demo/mirror-server.js';
+import { openDb } from '../../src/db/open.js';
+import { main } from '../../src/cli/main.js';
+import { build, makeFixture, waitFor, writeConfig, writeFiles, type Fixture } from '../helper.js';
+
+const PROBE = { enabled: true, intervalSeconds: 1, timeoutMs: 400, failuresToDown: 3, successesToUp: 2, maxBackoffSeconds: 2, capacityEveryRounds: 0 };
+
+async function setup(t: Test, over: { probe?: object; mirrors?: object; config?: Record<string, unknown>; files?: Record<string, number> } = {}) {
+  const fixture: Fixture = makeFixture(t, { files: over.files });
+  const a = await startMirrorServer(fixture.repository);
+  const b = await startMirrorServer(fixture.repository);
+  t.teardown(() => Promise.all([a.close(), b.close()]));
+  writeConfig(fixture.configPath, {
+    mirrors: [{ name: 'a', url: a.url, ...over.mirrors }, { name: 'b', url: b.url, ...over.mirrors }],
+    probe: { ...PROBE, ...over.probe },
+    rateLimit: { enabled: false },
+    ...over.config,
+  });
+  const { app } = await build(t, { fixture });
+  const health = (name: string) => app.mirrorgate.states.get(name).health;
+  await waitFor(() => health('a').state === 'up' && health('b').state === 'up', 5000);
+  return { app, fixture, a, b, health };
+}
+
+/** Which target answers `path` for `n` different clients. */
+async function spread(app: Awaited<ReturnType<typeof setup>>['app'], path: string, n = 40): Promise<Map<string, number>> {
+  const seen = new Map<string, number>();
+  for (let i = 0; i < n; i++) {
+    const res = await app.inject({ url: `/${path}`, remoteAddress: '127.0.0.1', headers: { 'x-forwarded-for': `10.${i}.0.1` } });
+    const who = String(res.headers['x-mirrorgate-mirror']);
+    seen.set(who, (seen.get(who) ?? 0) + 1);
+  }
+  return seen;
+}
+
+async function verified(app: Awaited<ReturnType<typeof setup>>['app'], mirror: string, path: string): Promise<boolean> {
+  return waitFor(() => {
+    void app.inject({ url: `/${path}` }); // asks for the checks, like real traffic does
+    return app.mirrorgate.states.get(mirror).evidence.has(path);
+  }, 5000, 100);
+}
+
+t.test('down after 3 failures with the reason, no redirect to it, up again after 2 successes', async (t) => {
+  const { app, a, health, fixture } = await setup(t);
+  await verified(app, 'a', 'releases/1.0/big.iso');
+  await verified(app, 'b', 'releases/1.0/big.iso');
+  a.behaviour = { kind: 'status', status: 503 };
+  t.ok(await waitFor(() => health('a').state === 'down', 8000), 'a went down');
+  t.equal(health('a').reason, 'HTTP 503');
+  t.same([...(await spread(app, 'releases/1.0/big.iso')).keys()], ['b'], 'nobody is sent to a');
+  a.behaviour = { kind: 'healthy' };
+  t.ok(await waitFor(() => health('a').state === 'up', 8000), 'a came back');
+  t.ok((await spread(app, 'releases/1.0/big.iso')).has('a'), 'a gets traffic again');
+  await app.close();
+  const { db } = openDb(fixture.dbPath);
+  const events = db.prepare("SELECT from_state, to_state, reason FROM mirror_events WHERE mirror = 'a' ORDER BY at").all();
+  db.close();
+  t.match(events, [{ to_state: 'up' }, { from_state: 'up', to_state: 'down', reason: 'HTTP 503' }, { from_state: 'down', to_state: 'up', reason: 'ok' }]);
+  let out = '';
+  const code = await main(['mirrors', '--events', '5', '--config', fixture.configPath, '--db', fixture.dbPath],
+    { stdout: (s) => { out += s; }, stderr: (s) => { out += s; }, env: {} });
+  t.equal(code, 0);
+  t.match(out, /\na\s+up\s+ok\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\s+100/);
+  t.match(out, /recent transitions:\n.*a: down → up \(ok\)\n.*a: up → down \(HTTP 503\)/);
+});
+
+t.test('a single failure does not flap a mirror', async (t) => {
+  const { app, a, health } = await setup(t);
+  a.behaviour = { kind: 'status', status: 500 };
+  t.ok(await waitFor(() => health('a').failures >= 1, 5000));
+  a.behaviour = { kind: 'healthy' };
+  t.equal(health('a').state, 'up', 'still up after one failure');
+  t.match(health('a').reason, /HTTP 500 \(1 of 3 failures\)/);
+  const rounds = app.mirrorgate.states.get('a').rounds;
+  t.ok(await waitFor(() => app.mirrorgate.states.get('a').rounds >= rounds + 2, 5000));
+  t.equal(health('a').state, 'up');
+});
+
+t.test('a refused connection takes a mirror down at once; a hang is a timeout', async (t) => {
+  const { a, b, health } = await setup(t);
+  await a.stop();
+  t.ok(await waitFor(() => health('a').state === 'down', 5000));
+  t.equal(health('a').reason, 'connection refused');
+  b.behaviour = { kind: 'hang' };
+  t.ok(await waitFor(() => health('b').failures >= 1, 5000));
+  t.equal(health('b').reason, 'timeout after 400 ms (1 of 3 failures)');
+  await a.start();
+});
+
+t.test('a file missing on one mirror is never redirected there', async (t) => {
+  const { app, a } = await setup(t);
+  a.missing.add('releases/1.0/big.iso');
+  const first = await app.inject({ url: '/releases/1.0/big.iso' });
+  t.equal(first.headers['x-mirrorgate-mirror'], '_local', 'unverified everywhere: served from the repository');
+  t.ok(await verified(app, 'a', 'releases/1.0/big.iso'));
+  t.ok(await verified(app, 'b', 'releases/1.0/big.iso'));
+  t.match(app.mirrorgate.states.get('a').evidence.get('releases/1.0/big.iso'), { status: 'missing', detail: 'HTTP 404' });
+  t.same([...(await spread(app, 'releases/1.0/big.iso')).keys()], ['b']);
+});
+
+t.test('a file rebuilt under the same name is not sent to a mirror with the old copy', async (t) => {
+  const { app, a, fixture } = await setup(t);
+  const path = 'releases/1.0/medium.tar.gz';
+  await verified(app, 'a', path);
+  await verified(app, 'b', path);
+  t.same([...(await spread(app, path)).keys()].sort(), ['a', 'b']);
+  const before = app.mirrorgate.catalog.lookup(path)?.mtimeMs ?? 0;
+  const rebuilt = new Date(before + 5000);
+  writeFileSync(join(fixture.repository, path), Buffer.alloc(8192, 7));
+  utimesSync(join(fixture.repository, path), rebuilt, rebuilt);
+  a.lastModified.set(path, new Date(before)); // a still serves the old build
+  await app.mirrorgate.rescan();
+  t.equal((await app.inject({ url: `/${path}` })).headers['x-mirrorgate-mirror'], '_local', 'old evidence is no evidence');
+  await waitFor(() => app.mirrorgate.states.get('a').evidence.get(path)?.mtimeMs === rebuilt.getTime()
+    && app.mirrorgate.states.get('b').evidence.get(path)?.mtimeMs === rebuilt.getTime(), 5000, 100);
+  t.match(app.mirrorgate.states.get('a').evidence.get(path), { status: 'stale', detail: /Last-Modified .* older than/ });
+  t.same([...(await spread(app, path)).keys()], ['b']);
+});
+
+t.test('a wrong size excludes the mirror for that file', async (t) => {
+  const { app, a } = await setup(t);
+  a.wrongSize.set('releases/1.0/big.iso', 1234);
+  await verified(app, 'a', 'releases/1.0/big.iso');
+  await verified(app, 'b', 'releases/1.0/big.iso');
+  t.match(app.mirrorgate.states.get('a').evidence.get('releases/1.0/big.iso'), { status: 'stale', detail: `size 1234 != ${10 * 1024 * 1024}` });
+  t.same([...(await spread(app, 'releases/1.0/big.iso')).keys()], ['b']);
+});
+
+t.test('a new file is served locally until verified, then redirected', async (t) => {
+  const { app, fixture } = await setup(t);
+  writeFiles(fixture.repository, { 'releases/2.0/new.iso': 200_000 });
+  await app.mirrorgate.rescan();
+  t.equal((await app.inject({ url: '/releases/2.0/new.iso' })).headers['x-mirrorgate-mirror'], '_local');
+  await verified(app, 'a', 'releases/2.0/new.iso');
+  await verified(app, 'b', 'releases/2.0/new.iso');
+  t.same([...(await spread(app, 'releases/2.0/new.iso')).keys()].sort(), ['a', 'b']);
+});
+
+t.test('a sync timestamp vouches for older files without per-file checks', async (t) => {
+  const { app, fixture, a } = await setup(t, { mirrors: { timestampFile: 'TIMESTAMP' } });
+  writeFileSync(join(fixture.repository, 'TIMESTAMP'), `${Math.floor(Date.now() / 1000) + 60}\n`);
+  t.ok(await waitFor(() => app.mirrorgate.states.get('a').syncStamp !== undefined, 5000));
+  const log = a.log.length;
+  const res = await app.inject({ url: '/releases/1.0/big.iso' });
+  t.match(res.headers['x-mirrorgate-mirror'], /^(a|b)$/, 'redirected at once');
+  t.notOk(a.log.slice(log).includes('HEAD /releases/1.0/big.iso'), 'no per-file HEAD was needed');
+});
+
+t.test('volatile files are served locally unless a mirror was verified moments ago', async (t) => {
+  const { app, a } = await setup(t, { files: { 'README.txt': 100, 'dists/stable/InRelease': 9000, 'big.iso': 1_000_000 } });
+  t.equal((await app.inject({ url: '/dists/stable/InRelease' })).headers['x-mirrorgate-mirror'], '_local');
+  a.lastModified.set('dists/stable/InRelease', new Date(0));
+  await verified(app, 'a', 'dists/stable/InRelease');
+  await verified(app, 'b', 'dists/stable/InRelease');
+  t.same([...(await spread(app, 'dists/stable/InRelease')).keys()], ['b'], 'only the mirror just verified fresh');
+});
+
+t.test('shutdown cancels in-flight probes and leaves no timers behind', async (t) => {
+  const { app, a, b } = await setup(t, { probe: { timeoutMs: 60_000 } });
+  a.behaviour = { kind: 'hang' };
+  b.behaviour = { kind: 'hang' };
+  const seen = a.log.length;
+  t.ok(await waitFor(() => a.log.length > seen, 5000), 'a probe is in flight');
+  await app.close();
+  t.pass('closed while a probe hung');
+});
+
+t.test('a throttled mirror\'s effective capacity falls, and so does its share', async (t) => {
+  const { app, a, fixture } = await setup(t, {
+    probe: { capacityEveryRounds: 1, capacityBytes: 256 * 1024, timeoutMs: 1000 },
+    mirrors: { bandwidthMbps: 100, timestampFile: 'TIMESTAMP' },
+  });
+  writeFileSync(join(fixture.repository, 'TIMESTAMP'), `${Math.floor(Date.now() / 1000) + 60}\n`);
+  const states = app.mirrorgate.states;
+  const mirror = (name: string) => app.mirrorgate.config.mirrors.find((m) => m.name === name) as NonNullable<ReturnType<typeof app.mirrorgate.config.mirrors.find>>;
+  t.ok(await waitFor(() => states.get('a').rounds >= 2 && states.get('b').rounds >= 2 && states.get('a').syncStamp !== undefined, 8000), 'baselines taken');
+  const before = states.effectiveMbps(mirror('a'));
+  t.ok(before > 80, `about as fast as its baseline: ${before.toFixed(1)} of 100 Mbit/s`);
+  a.throttleBytesPerSecond = 256 * 1024; // a 256 KiB sample now takes about a second
+  const rounds = states.get('a').rounds;
+  t.ok(await waitFor(() => states.get('a').rounds >= rounds + 3, 12_000), 'at least two throttled samples');
+  const after = states.effectiveMbps(mirror('a'));
+  t.ok(after < 0.6 * before, `effective capacity fell from ${before} to ${after.toFixed(1)} Mbit/s`);
+  t.ok(states.effectiveMbps(mirror('b')) > after, 'the other mirror keeps more capacity');
+  // 10 MiB per redirect against 100 Mbit/s × 60 s ≈ 71 redirects to fill a mirror's window.
+  const shares = await spread(app, 'releases/1.0/big.iso', 120);
+  t.ok((shares.get('a') ?? 0) < (shares.get('b') ?? 0) / 1.5, `a ${shares.get('a')} vs b ${shares.get('b')}`);
+});
