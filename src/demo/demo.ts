@@ -42,10 +42,14 @@ export function writeDemoRepository(root: string): void {
 }
 
 export function writeDemoConfig(file: string, repository: string, mirrors: readonly MirrorServer[]): void {
+  // The demo mirrors publish a sync timestamp, so every demo file counts as present on them at once;
+  // a file added to .demo/repository later is verified per file before anyone is sent there.
+  writeFileSync(join(repository, 'TIMESTAMP'), `${Math.floor(Date.now() / 1000) + 1}\n`);
   const config = {
     $schema: join(PACKAGE_ROOT, 'mirrors.schema.json'),
     repository,
-    mirrors: DEMO_MIRRORS.map((m, i) => ({ ...m, url: mirrors[i]?.url })),
+    probe: { intervalSeconds: 10 },
+    mirrors: DEMO_MIRRORS.map((m, i) => ({ ...m, url: mirrors[i]?.url, timestampFile: 'TIMESTAMP' })),
   };
   writeFileSync(file, `${JSON.stringify(config, null, 2)}\n`);
 }
@@ -70,6 +74,8 @@ Try:
   curl -I ${base}/README.txt                            # small: served directly, 200
   curl -sL ${base}/pool/main/d/demo/demo_1.0_amd64.deb | wc -c
   curl -I ${base}/no/such/file                          # 404
+  curl -s ${base}/_mirrorgate/mirrors                    # health, capacity, load
+  curl -s '${base}/_mirrorgate/explain?path=releases/1.0/demo-1.0.tar.gz&ip=81.2.69.142'
   curl -s ${base}/_mirrorgate/metrics
   npx mirrorgate stats --db ${join(DEMO_DIR, 'mirrorgate.db')} --config ${configFile}
 
