@@ -3,6 +3,7 @@
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.js';
 import type { Settings } from './settings.js';
+import type { RuntimeOptions } from './runtime/runtime.js';
 
 export interface RunningServer {
   readonly app: FastifyInstance;
@@ -12,11 +13,15 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-export async function startServer(settings: Settings): Promise<RunningServer> {
+export async function startServer(
+  settings: Settings,
+  cluster: Pick<RuntimeOptions, 'role' | 'workers' | 'requestCheck'> = {},
+): Promise<RunningServer> {
   const app = await buildApp({
     configPath: settings.config,
     dbPath: settings.db,
     logger: { level: settings.logLevel },
+    ...cluster,
   });
   let closing: Promise<void> | undefined;
   let markClosed = () => {};

@@ -18,6 +18,8 @@ export interface MirrorState {
   nextProbeAt: number;
   rounds: number;
   probing: boolean;
+  /** In a worker: the effective capacity the primary's prober computed. */
+  sharedCapacityMbps: number | undefined;
 }
 
 export class MirrorStates implements SelectionState {
@@ -28,6 +30,11 @@ export class MirrorStates implements SelectionState {
     private readonly now: () => number,
     /** Asks for a background check of (mirror, path); deduplicated and bounded by the receiver. */
     private readonly requestCheck: (mirror: string, path: string, mtimeMs: number) => void,
+    /**
+     * Processes sharing the traffic. Each worker sees only what it redirected itself; the kernel spreads
+     * connections about evenly, so its own bytes times the worker count estimate the mirror's load.
+     */
+    private readonly loadScale = 1,
   ) {}
 
   get(name: string): MirrorState {
@@ -42,6 +49,7 @@ export class MirrorStates implements SelectionState {
         nextProbeAt: 0,
         rounds: 0,
         probing: false,
+        sharedCapacityMbps: undefined,
       };
       this.states.set(name, state);
     }
@@ -76,13 +84,14 @@ export class MirrorStates implements SelectionState {
     const config = this.config();
     const state = this.get(mirror.name);
     const capacity = this.effectiveMbps(mirror, state);
-    const sent = state.load.total(this.now());
+    const sent = state.load.total(this.now()) * this.loadScale;
     return (sent * 8) / (capacity * 1e6 * config.capacity.windowSeconds);
   }
 
   effectiveMbps(mirror: Mirror, state = this.get(mirror.name)): number {
     const config = this.config();
     if (!config.probe.enabled) return mirror.bandwidthMbps;
+    if (state.sharedCapacityMbps !== undefined) return state.sharedCapacityMbps;
     return effectiveMbps(mirror.bandwidthMbps, state.capacity, config.capacity.floor, state.health.failures);
   }
 }

@@ -64,9 +64,9 @@ export class ProbeStore {
     return this.db.prepare('SELECT * FROM mirror_events ORDER BY at DESC LIMIT ?').all(limit) as EventRow[];
   }
 
-  /** Evidence rows, for loading at start. */
-  *evidenceRows(): Generator<{ mirror: string; path: string; evidence: Evidence }> {
-    const rows = this.db.prepare('SELECT mirror, path, status, size, mtime_ms, checked_at, detail FROM mirror_files').iterate() as
+  /** Evidence checked at or after `since` (0: all), for loading at start and for workers catching up. */
+  *evidenceSince(since: number): Generator<{ mirror: string; path: string; evidence: Evidence }> {
+    const rows = this.db.prepare('SELECT mirror, path, status, size, mtime_ms, checked_at, detail FROM mirror_files WHERE checked_at >= ?').iterate(since) as
       IterableIterator<{ mirror: string; path: string; status: EvidenceStatus; size: number; mtime_ms: number; checked_at: number; detail: string }>;
     for (const r of rows) {
       yield { mirror: r.mirror, path: r.path, evidence: { status: r.status, size: r.size, mtimeMs: r.mtime_ms, checkedAt: r.checked_at, detail: r.detail } };

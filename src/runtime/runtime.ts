@@ -30,12 +30,22 @@ export interface RuntimeOptions {
   /** Outbound HTTP for probes; tests may substitute one. */
   readonly probeHttp?: ProbeHttp;
   readonly random?: () => number;
+  /**
+   * 'single' does everything. With --workers N, the 'primary' does the background work (scans, probes,
+   * hashing, pruning) and serves nothing; each 'worker' serves requests, reads the primary's results
+   * from SQLite and hands its freshness-check requests to `requestCheck` (IPC to the primary).
+   */
+  readonly role?: 'single' | 'primary' | 'worker';
+  readonly workers?: number;
+  readonly requestCheck?: (mirror: string, path: string, mtimeMs: number) => void;
 }
 
 const CATALOG_POLL_MS = 2000;
 const PRUNE_INTERVAL_MS = 10 * 60_000;
 const GEO_REFRESH_MS = 30_000;
 const PROBE_TICK_MS = 250;
+/** How often a worker reads the primary's health and evidence: "every worker sees it within a second". */
+const PROBE_SYNC_MS = 500;
 
 export class Runtime implements SelectionContext {
   config: Config;
@@ -55,6 +65,8 @@ export class Runtime implements SelectionContext {
   private readonly watcher: ConfigWatcher | undefined;
   private scanning: Promise<ScanReport> | undefined;
   private closed = false;
+  private readonly probeStore: ProbeStore;
+  private evidenceWatermark = 0;
 
   private constructor(readonly db: Db, config: Config, private readonly options: RuntimeOptions, readonly log: Log) {
     this.config = config;
@@ -66,14 +78,16 @@ export class Runtime implements SelectionContext {
     this.isVolatile = volatileMatcher(config.volatile);
     this.store = new CounterStore(db);
     const now = options.now ?? Date.now;
-    this.states = new MirrorStates(() => this.config, now, (mirror, path, mtimeMs) => this.prober.queue.add(mirror, path, mtimeMs));
+    const requestCheck = options.requestCheck ?? ((mirror: string, path: string, mtimeMs: number) => this.prober.queue.add(mirror, path, mtimeMs));
+    this.states = new MirrorStates(() => this.config, now, requestCheck, options.workers ?? 1);
     const probeStore = new ProbeStore(db);
+    this.probeStore = probeStore;
     this.prober = new Prober({
       config: () => this.config, catalog: this.catalog, states: this.states, store: probeStore,
       http: options.probeHttp ?? gotProbeHttp, log: log.child({ component: 'prober' }), now,
       random: options.random ?? Math.random, isVolatile: (path) => this.isVolatile(path),
     });
-    this.loadProbeState(probeStore);
+    this.syncProbeState();
     this.hasher = new Hasher(db, () => this.config.repository, () => this.config.catalog.hashConcurrency, log.child({ component: 'hasher' }));
     if (options.watchConfig !== false) this.watcher = new ConfigWatcher(config.source, () => this.reload());
   }
@@ -87,12 +101,18 @@ export class Runtime implements SelectionContext {
     const runtime = new Runtime(db, config, options, log);
     runtime.catalog.load();
     await runtime.locality.refresh();
-    const first = runtime.rescan().catch(() => undefined); // a missing repository is logged, not fatal
-    // A catalog of this repository persisted by an earlier run answers at once; the scan refreshes it.
-    if (readMeta(db, 'catalog_root') !== config.repository || runtime.catalog.size === 0) await first;
+    if (runtime.role !== 'worker') {
+      const first = runtime.rescan().catch(() => undefined); // a missing repository is logged, not fatal
+      // A catalog of this repository persisted by an earlier run answers at once; the scan refreshes it.
+      if (readMeta(db, 'catalog_root') !== config.repository || runtime.catalog.size === 0) await first;
+    }
     runtime.startLoops();
     runtime.watcher?.start();
     return runtime;
+  }
+
+  get role(): 'single' | 'primary' | 'worker' {
+    return this.options.role ?? 'single';
   }
 
   get now(): number {
@@ -121,12 +141,16 @@ export class Runtime implements SelectionContext {
     this.reloads.applied += 1;
     for (const w of result.warnings) this.log.warn(w, 'config warning');
     this.log.info({ mirrors: result.config.mirrors.length }, 'config applied');
-    if (previous.repository !== result.config.repository) void this.rescan().catch(() => undefined);
+    if (previous.repository !== result.config.repository && this.role !== 'worker') void this.rescan().catch(() => undefined);
     return result;
   }
 
-  /** Rescans the repository; concurrent calls share one scan. */
+  /** Rescans the repository; concurrent calls share one scan. A worker only reloads what the primary wrote. */
   rescan(): Promise<ScanReport> {
+    if (this.role === 'worker') {
+      this.catalog.reloadIfChanged();
+      return Promise.resolve({ files: this.catalog.size, added: 0, changed: 0, removed: 0, ms: 0 });
+    }
     if (this.scanning) return this.scanning;
     const root = this.config.repository;
     this.scanning = this.catalog.scan(root)
@@ -175,17 +199,27 @@ export class Runtime implements SelectionContext {
     if (target[0] !== '_') this.states.recordSent(target, bytes);
   }
 
-  /** Health and evidence persisted by an earlier run: a restart does not forget a mirror is down. */
-  private loadProbeState(store: ProbeStore): void {
-    for (const row of store.healthRows()) {
+  /**
+   * Health and evidence from SQLite: at start (a restart does not forget that a mirror is down), and in a
+   * worker every PROBE_SYNC_MS (the primary's prober writes them).
+   */
+  private syncProbeState(): void {
+    for (const row of this.probeStore.healthRows()) {
       const state = this.states.get(row.mirror);
-      state.health = {
-        state: row.state, reason: row.reason, since: row.since, checkedAt: row.checked_at,
-        failures: row.state === 'down' ? this.config.probe.failuresToDown : 0, successes: 0, latencyMs: row.latency_ms ?? undefined,
-      };
+      const unchanged = state.health.checkedAt === row.checked_at && state.health.state === row.state;
+      if (!unchanged) {
+        state.health = {
+          state: row.state, reason: row.reason, since: row.since, checkedAt: row.checked_at,
+          failures: row.state === 'down' ? this.config.probe.failuresToDown : 0, successes: 0, latencyMs: row.latency_ms ?? undefined,
+        };
+      }
       state.syncStamp = row.sync_stamp ?? undefined;
+      if (this.role === 'worker') state.sharedCapacityMbps = row.capacity_mbps ?? undefined;
     }
-    for (const { mirror, path, evidence } of store.evidenceRows()) this.states.get(mirror).evidence.set(path, evidence);
+    for (const { mirror, path, evidence } of this.probeStore.evidenceSince(this.evidenceWatermark)) {
+      this.states.get(mirror).evidence.set(path, evidence);
+      if (evidence.checkedAt > this.evidenceWatermark) this.evidenceWatermark = evidence.checkedAt;
+    }
   }
 
   /** Resolves once the background hasher has nothing left to do (tests, `mirrorgate scan`). */
@@ -195,15 +229,18 @@ export class Runtime implements SelectionContext {
 
   private startLoops(): void {
     const onError = (what: string) => (err: unknown) => this.log.error({ err: (err as Error).message }, `${what} failed`);
-    this.loops.push(
-      new Loop(() => this.config.counters.flushIntervalMs, () => this.flush(), onError('counter flush')).start(),
-      new Loop(() => PRUNE_INTERVAL_MS, () => this.store.prune(this.config.counters, this.now), onError('counter prune')).start(),
-      new Loop(() => CATALOG_POLL_MS, () => {
-        if (this.catalog.reloadIfChanged()) this.log.info({ files: this.catalog.size }, 'catalog reloaded after an outside scan');
-      }, onError('catalog poll')).start(),
-      new Loop(() => PROBE_TICK_MS, () => this.prober.tick(), onError('probe tick')).start(),
-      new Loop(() => GEO_REFRESH_MS, () => this.locality.refresh(), onError('geoip refresh')).start(),
-      new Loop(() => this.config.catalog.rescanSeconds * 1000, () => this.rescan().catch(() => undefined), onError('rescan')).start(),
-    );
+    const loop = (ms: () => number, work: () => unknown, what: string) => this.loops.push(new Loop(ms, work, onError(what)).start());
+    loop(() => this.config.counters.flushIntervalMs, () => this.flush(), 'counter flush');
+    loop(() => CATALOG_POLL_MS, () => {
+      if (this.catalog.reloadIfChanged()) this.log.info({ files: this.catalog.size }, 'catalog reloaded after an outside scan');
+    }, 'catalog poll');
+    loop(() => GEO_REFRESH_MS, () => this.locality.refresh(), 'geoip refresh');
+    if (this.role === 'worker') {
+      loop(() => PROBE_SYNC_MS, () => this.syncProbeState(), 'probe state sync');
+      return;
+    }
+    loop(() => PRUNE_INTERVAL_MS, () => this.store.prune(this.config.counters, this.now), 'counter prune');
+    loop(() => PROBE_TICK_MS, () => this.prober.tick(), 'probe tick');
+    loop(() => this.config.catalog.rescanSeconds * 1000, () => this.rescan().catch(() => undefined), 'rescan');
   }
 }

@@ -2,7 +2,7 @@
 // 127.0.0.1 and real curl as the client.
 import t, { type Test } from 'tap';
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { PACKAGE_ROOT } from '../../src/paths.js';
@@ -16,9 +16,9 @@ async function curl(...args: string[]): Promise<string> {
   return (await run('curl', ['-s', '--max-time', '10', ...args])).stdout;
 }
 
-async function serve(t: Test, fixture: Fixture): Promise<{ child: ChildProcess; base: string; exited: Promise<number | null> }> {
+async function serve(t: Test, fixture: Fixture, extra: string[] = []): Promise<{ child: ChildProcess; base: string; exited: Promise<number | null>; output: () => string }> {
   const child = spawn(process.execPath, [BIN, 'serve', '--config', fixture.configPath, '--db', fixture.dbPath,
-    '--host', '127.0.0.1', '--port', '0', '--log-level', 'info'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    '--host', '127.0.0.1', '--port', '0', '--log-level', 'info', ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   t.teardown(() => { child.kill('SIGKILL'); });
   let output = '';
@@ -26,9 +26,10 @@ async function serve(t: Test, fixture: Fixture): Promise<{ child: ChildProcess; 
   child.stderr?.on('data', (d: Buffer) => { output += d.toString(); });
   const listening = () => /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(output)?.[1];
   await waitFor(() => listening() !== undefined || child.exitCode !== null, 15000);
+  if (extra.includes('--workers')) await waitFor(() => (output.match(/Server listening/g) ?? []).length >= 2 || child.exitCode !== null, 15000);
   const base = listening();
   if (base === undefined) throw new Error(`server did not start:\n${output}`);
-  return { child, base, exited };
+  return { child, base, exited, output: () => output };
 }
 
 t.before(() => {
@@ -96,4 +97,36 @@ t.test('an edit of mirrors.json reaches the running process', async (t) => {
   child.kill('SIGHUP');
   await new Promise((r) => setTimeout(r, 300));
   t.equal(child.exitCode, null, 'SIGHUP reloads, it does not stop the server');
+});
+
+t.test('--workers 2: redirects served, counters summed exactly, each probe run once', async (t) => {
+  const fixture = makeFixture(t);
+  const mirror = await startMirrorServer(fixture.repository);
+  t.teardown(() => mirror.close());
+  writeFileSync(join(fixture.repository, 'TIMESTAMP'), `${Math.floor(Date.now() / 1000) + 60}\n`);
+  writeConfig(fixture.configPath, {
+    mirrors: [{ name: 'a', url: mirror.url, timestampFile: 'TIMESTAMP', probePath: 'README.txt' }],
+    probe: { enabled: true, intervalSeconds: 1, timeoutMs: 500, capacityEveryRounds: 0 },
+    rateLimit: { enabled: false },
+  });
+  const started = Date.now();
+  const { child, base, exited, output } = await serve(t, fixture, ['--workers', '2']);
+  const ports = [...output().matchAll(/Server listening at (http:\/\/[\d.:]+)/g)].map((m) => m[1]);
+  t.equal(ports.length, 2, 'two workers listening');
+  t.equal(ports[0], ports[1], 'on one port');
+  const pids = new Set([...output().matchAll(/"pid":(\d+)[^\n]*Server listening/g)].map((m) => m[1]));
+  t.equal(pids.size, 2, 'in two processes');
+  await waitFor(() => mirror.log.some((l) => l === 'GET /TIMESTAMP'), 5000);
+  await new Promise((r) => setTimeout(r, 1200)); // workers read the primary's probe results within a second
+
+  const n = 60;
+  const answers = await Promise.all(Array.from({ length: n }, () => curl('-o', '/dev/null', '-w', '%{http_code} %{redirect_url}', `${base}/releases/1.0/big.iso`)));
+  t.same(new Set(answers), new Set([`302 ${mirror.url}releases/1.0/big.iso`]), 'every answer a redirect to the mirror');
+  child.kill('SIGTERM');
+  t.equal(await exited, 0);
+  const elapsed = (Date.now() - started) / 1000;
+  const probes = mirror.log.filter((l) => l === 'HEAD /README.txt').length;
+  t.ok(probes >= 1 && probes <= Math.ceil(elapsed / 0.9) + 1, `${probes} health probes in ${elapsed.toFixed(1)} s at a 1 s interval: run once, not per worker`);
+  const { stdout } = await run(process.execPath, [BIN, 'stats', '--json', '--db', fixture.dbPath, '--config', fixture.configPath]);
+  t.match(JSON.parse(stdout), { requests: n, targets: [{ target: 'a', requests: n }] }, 'N requests, N counted');
 });

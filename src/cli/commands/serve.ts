@@ -1,7 +1,10 @@
 import type { Command } from '../io.js';
 import { parseFlags } from '../args.js';
 import { resolveSettings, SETTING_ENV, DEFAULTS } from '../../settings.js';
+import { availableParallelism } from 'node:os';
 import { startServer } from '../../server.js';
+import { startCluster } from '../../cluster.js';
+import { errors } from '../../errors.js';
 
 export const serve: Command = {
   name: 'serve',
@@ -17,16 +20,30 @@ Options (environment variable in brackets):
   --host ADDR         address to listen on (${SETTING_ENV.host}; default ${DEFAULTS.host}; use 0.0.0.0 or :: for all)
   --port N            port (${SETTING_ENV.port}; default ${DEFAULTS.port})
   --log-level LEVEL   fatal|error|warn|info|debug|trace|silent (${SETTING_ENV.logLevel}; default ${DEFAULTS.logLevel})
+  --workers N|auto    processes serving the port (MIRRORGATE_WORKERS; default 1; auto = one per core).
+                      With N > 1 a primary process does the probing, scanning and hashing once for all.
 `,
   async run(args, io) {
-    const { values } = parseFlags(args, { host: { type: 'string' }, port: { type: 'string' }, 'log-level': { type: 'string' } });
+    const { values } = parseFlags(args, {
+      host: { type: 'string' }, port: { type: 'string' }, 'log-level': { type: 'string' }, workers: { type: 'string' },
+    });
     if (values.help) {
       io.stdout(this.help);
       return 0;
     }
     const settings = resolveSettings({ ...values, logLevel: values['log-level'] }, io.env);
-    const server = await startServer(settings);
-    await server.closed;
+    const workers = parseWorkers(values.workers ?? io.env.MIRRORGATE_WORKERS ?? '1');
+    const running = workers > 1 ? await startCluster(settings, workers) : await startServer(settings);
+    await running.closed;
     return 0;
   },
 };
+
+function parseWorkers(text: string): number {
+  if (text === 'auto') return availableParallelism();
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1 || n > 256) {
+    throw new errors.MG_ERR_SETTINGS_INVALID(`--workers / MIRRORGATE_WORKERS: "${text}" is not a number of processes (1-256) or auto`);
+  }
+  return n;
+}

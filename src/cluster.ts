@@ -1,0 +1,101 @@
+// `mirrorgate serve --workers N`: one primary and N workers sharing the port (node:cluster). The primary
+// does all background work (scans, probes, hashing, pruning) exactly once and serves nothing; workers
+// serve requests, write their own counter deltas (additive upserts, so the sums are exact), read the
+// primary's probe results from SQLite every 500 ms, and send it the freshness checks they need.
+import cluster, { type Worker } from 'node:cluster';
+import { pino } from 'pino';
+import { Runtime } from './runtime/runtime.js';
+import { startServer, type RunningServer } from './server.js';
+import type { Settings } from './settings.js';
+import type { Log } from './log.js';
+
+type ToPrimary = { type: 'check'; items: [string, string, number][] };
+type ToWorker = { type: 'reload' } | { type: 'shutdown' };
+
+const CHECK_BATCH_MS = 100;
+const SHUTDOWN_GRACE_MS = 15_000;
+
+export interface RunningCluster {
+  readonly closed: Promise<void>;
+}
+
+export async function startCluster(settings: Settings, workers: number): Promise<RunningCluster> {
+  if (cluster.isWorker) return startWorker(settings, workers);
+  const log = pino({ level: settings.logLevel }).child({ role: 'primary' }) as unknown as Log;
+  const runtime = await Runtime.start({ configPath: settings.config, dbPath: settings.db, log, role: 'primary' });
+  let stopping = false;
+  const spawn = (): Worker => {
+    const worker = cluster.fork();
+    worker.on('message', (msg: ToPrimary) => {
+      if (msg.type === 'check') for (const [m, p, t] of msg.items) runtime.prober.queue.add(m, p, t);
+    });
+    worker.on('exit', (code, signal) => {
+      if (stopping) return;
+      log.error({ pid: worker.process.pid, code, signal }, 'worker died; starting another');
+      spawn();
+    });
+    return worker;
+  };
+  for (let i = 0; i < workers; i++) spawn();
+  log.info({ workers }, 'cluster started');
+
+  const broadcast = (msg: ToWorker) => {
+    for (const w of Object.values(cluster.workers ?? {})) w?.send(msg);
+  };
+  let markClosed = () => {};
+  const closed = new Promise<void>((resolve) => { markClosed = resolve; });
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down workers');
+    const alive = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
+    await Promise.all(alive.map((w) => new Promise<void>((resolve) => {
+      const force = setTimeout(() => w.kill('SIGKILL'), SHUTDOWN_GRACE_MS);
+      w.once('exit', () => {
+        clearTimeout(force);
+        resolve();
+      });
+      w.send({ type: 'shutdown' } satisfies ToWorker);
+    })));
+    await runtime.close();
+    process.off('SIGTERM', onTerm).off('SIGINT', onInt).off('SIGHUP', onHup);
+    markClosed();
+  };
+  const onTerm = () => void stop('SIGTERM');
+  const onInt = () => void stop('SIGINT');
+  const onHup = () => {
+    runtime.reload();
+    runtime.rescan().catch(() => undefined);
+    broadcast({ type: 'reload' });
+  };
+  process.on('SIGTERM', onTerm).on('SIGINT', onInt).on('SIGHUP', onHup);
+  return { closed };
+}
+
+async function startWorker(settings: Settings, workers: number): Promise<RunningCluster> {
+  let pending: [string, string, number][] = [];
+  let timer: NodeJS.Timeout | undefined;
+  const requestCheck = (mirror: string, path: string, mtimeMs: number) => {
+    if (pending.length >= 10_000) return;
+    pending.push([mirror, path, mtimeMs]);
+    timer ??= setTimeout(() => {
+      timer = undefined;
+      const items = pending;
+      pending = [];
+      if (process.connected) process.send?.({ type: 'check', items } satisfies ToPrimary);
+    }, CHECK_BATCH_MS);
+  };
+  const server: RunningServer = await startServer(settings, { role: 'worker', workers, requestCheck });
+  process.on('message', (msg: ToWorker) => {
+    if (msg.type === 'reload') server.app.mirrorgate.reload();
+    if (msg.type === 'shutdown') void server.close();
+  });
+  // Ctrl-C reaches the whole process group: the primary coordinates, workers wait for its word.
+  process.removeAllListeners('SIGINT');
+  process.on('SIGINT', () => {});
+  const closed = server.closed.then(() => {
+    if (timer) clearTimeout(timer);
+    process.disconnect?.();
+  });
+  return { closed };
+}
