@@ -41,6 +41,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     timeWindow: runtime.config.rateLimit.windowSeconds * 1000,
     keyGenerator: (request) => clientOf(request, runtime.trusted).address,
     allowList: () => !runtime.config.rateLimit.enabled,
+    // The x-ratelimit-* headers on every answer cost more than a redirect's own work; a 429 still has them.
+    addHeadersOnExceeding: { 'x-ratelimit-limit': false, 'x-ratelimit-remaining': false, 'x-ratelimit-reset': false },
   });
   // serve: false — files are sent only by the download route, and only catalog files.
   await app.register(fastifyStatic, { root: PACKAGE_ROOT, serve: false });

@@ -6,9 +6,10 @@ export function volatileMatcher(patterns: readonly string[]): (path: string) => 
   if (patterns.length === 0) return () => false;
   const byName = patterns.filter((p) => !p.includes('/')).map(globToSource);
   const byPath = patterns.filter((p) => p.includes('/')).map((p) => globToSource(p.replace(/^\/+/, '')));
-  const name = byName.length > 0 ? new RegExp(`(?:^|/)(?:${byName.join('|')})$`) : undefined;
+  const name = byName.length > 0 ? new RegExp(`^(?:${byName.join('|')})$`) : undefined;
   const full = byPath.length > 0 ? new RegExp(`^(?:${byPath.join('|')})$`) : undefined;
-  return (path) => (name?.test(path) ?? false) || (full?.test(path) ?? false);
+  // Testing the file name alone keeps the common case (name patterns only) to one short match.
+  return (path) => (name?.test(path.slice(path.lastIndexOf('/') + 1)) ?? false) || (full?.test(path) ?? false);
 }
 
 function globToSource(glob: string): string {

@@ -60,6 +60,7 @@ export const ConfigSchema = Type.Object({
     hashConcurrency: Type.Integer({ minimum: 0, default: 1, description: 'Files hashed (sha256) at once in the background; 0 = off' }),
   }, { additionalProperties: false, default: {} }),
   counters: Type.Object({
+    enabled: Type.Boolean({ default: true, description: 'false: count nothing (for measuring what counting costs)' }),
     flushIntervalMs: Type.Integer({ minimum: 100, maximum: 60000, default: 1000 }),
     minuteRetentionHours: Type.Integer({ minimum: 1, default: 48 }),
     hourRetentionDays: Type.Integer({ minimum: 1, default: 400 }),

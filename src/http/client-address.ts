@@ -24,6 +24,11 @@ export function resolveClient(peer: string | undefined, headers: ForwardingHeade
   let address = normalizeIp(peer ?? '');
   let https = encrypted;
   if (address === '' || !isTrusted(address, trusted)) return info(address, https);
+  const xff = headers['x-forwarded-for'];
+  // Hot path: one proxy hop that wrote one plain IPv4 client address.
+  if (headers.forwarded === undefined && headers['x-forwarded-proto'] === undefined && typeof xff === 'string' && isPlainIpv4(xff)) {
+    return isTrusted(xff, trusted) ? info(xff, https) : { address: xff, family: 4, https };
+  }
   const proto = lastValue(headers['x-forwarded-proto'])?.trim().toLowerCase();
   const forwarded = headerText(headers.forwarded);
   const hops = forwarded !== undefined ? forwardedFor(forwarded) : headerText(headers['x-forwarded-for'])?.split(',') ?? [];
@@ -42,6 +47,29 @@ export function resolveClient(peer: string | undefined, headers: ForwardingHeade
   return info(address, https);
 }
 
+/** Four dot-separated decimal octets, nothing else (no port, no spaces, no list). */
+function isPlainIpv4(text: string): boolean {
+  if (text.length < 7 || text.length > 15) return false;
+  let dots = 0;
+  let digits = 0;
+  let value = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 46) {
+      if (digits === 0) return false;
+      dots += 1;
+      digits = 0;
+      value = 0;
+    } else if (c >= 48 && c <= 57) {
+      if (digits > 0 && value === 0) return false; // no leading zeros
+      value = value * 10 + (c - 48);
+      digits += 1;
+      if (value > 255) return false;
+    } else return false;
+  }
+  return dots === 3 && digits > 0;
+}
+
 /** '::ffff:192.0.2.1' → '192.0.2.1'; anything that is not an IP → ''. */
 export function normalizeIp(text: string): string {
   if (text.startsWith('::ffff:') && isIP(text.slice(7)) === 4) return text.slice(7);
@@ -49,8 +77,25 @@ export function normalizeIp(text: string): string {
   return isIP(text) === 0 ? '' : text.toLowerCase();
 }
 
+/**
+ * BlockList.check builds a SocketAddress per call, a visible cost per request; the same few addresses
+ * (the proxies) are asked about again and again, so answers are remembered per list.
+ */
+const trustCache = new WeakMap<BlockList, Map<string, boolean>>();
+
 function isTrusted(address: string, trusted: BlockList): boolean {
-  return trusted.check(address, isIP(address) === 6 ? 'ipv6' : 'ipv4');
+  let cache = trustCache.get(trusted);
+  if (cache === undefined) {
+    cache = new Map();
+    trustCache.set(trusted, cache);
+  }
+  let answer = cache.get(address);
+  if (answer === undefined) {
+    answer = trusted.check(address, isIP(address) === 6 ? 'ipv6' : 'ipv4');
+    if (cache.size >= 10_000) cache.clear();
+    cache.set(address, answer);
+  }
+  return answer;
 }
 
 function info(address: string, https: boolean): ClientInfo {

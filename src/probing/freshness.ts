@@ -65,6 +65,15 @@ export function recheckAfterMs(file: FileRef, volatile: boolean, rules: Freshnes
   return (young ? rules.youngRecheckSeconds : rules.oldRecheckSeconds) * 1000;
 }
 
+// Verdicts are shared constants: this runs per candidate mirror on every redirect, and allocates nothing.
+const OK: FileVerdict = { ok: true, recheck: false };
+const OK_DUE: FileVerdict = { ok: true, recheck: true };
+const UNVERIFIED: FileVerdict = { ok: false, reason: 'unverified', recheck: true };
+const BAD: Record<'missing' | 'stale', readonly [FileVerdict, FileVerdict]> = {
+  missing: [{ ok: false, reason: 'missing', recheck: false }, { ok: false, reason: 'missing', recheck: true }],
+  stale: [{ ok: false, reason: 'stale', recheck: false }, { ok: false, reason: 'stale', recheck: true }],
+};
+
 export function fileVerdict(
   evidence: Evidence | undefined,
   syncStamp: number | undefined,
@@ -75,14 +84,15 @@ export function fileVerdict(
 ): FileVerdict {
   const current = evidence !== undefined && evidence.size === file.size && evidence.mtimeMs === file.mtimeMs ? evidence : undefined;
   const due = current === undefined || now - current.checkedAt >= recheckAfterMs(file, volatile, rules, now);
-  if (current !== undefined && current.status !== 'fresh') return { ok: false, reason: current.status, recheck: due };
+  if (current === undefined && !volatile && syncStamp !== undefined && file.mtimeMs < syncStamp) return OK;
+  if (current !== undefined && current.status !== 'fresh') return BAD[current.status][due ? 1 : 0];
   if (volatile) {
     // Content changes under this name: only a recent check counts, never a sync stamp.
-    return current !== undefined && !due ? { ok: true, recheck: false } : { ok: false, reason: 'unverified', recheck: true };
+    return current !== undefined && !due ? OK : UNVERIFIED;
   }
-  if (current !== undefined) return { ok: true, recheck: due };
-  if (syncStamp !== undefined && file.mtimeMs < syncStamp) return { ok: true, recheck: false };
-  return { ok: false, reason: 'unverified', recheck: true };
+  if (current !== undefined) return due ? OK_DUE : OK;
+  if (syncStamp !== undefined && file.mtimeMs < syncStamp) return OK;
+  return UNVERIFIED;
 }
 
 /** A sync timestamp file's content: unix seconds (or ms), or a date any Date.parse understands. */

@@ -4,7 +4,7 @@
 import type { Config, Mirror } from '../config/load.js';
 import { SlidingWindow } from '../counters/window.js';
 import { initialHealth, type Health } from './health.js';
-import { fileVerdict, type Evidence, type FileRef } from './freshness.js';
+import { fileVerdict, type Evidence, type FileRef, type FreshnessRules } from './freshness.js';
 import { effectiveMbps, INITIAL_CAPACITY, type CapacityEstimate } from './capacity.js';
 import type { ExclusionReason } from '../selection/reasons.js';
 import type { SelectionState } from '../selection/select.js';
@@ -24,6 +24,11 @@ export interface MirrorState {
 
 export class MirrorStates implements SelectionState {
   private readonly states = new Map<string, MirrorState>();
+  /** The states of the current config's mirrors by index: the hot path's way in, no name hashing. */
+  private slots: MirrorState[] = [];
+  private slotsFor: readonly Mirror[] | undefined;
+  private rules: FreshnessRules | undefined;
+  private rulesFor: Config | undefined;
 
   constructor(
     private readonly config: () => Config,
@@ -56,36 +61,51 @@ export class MirrorStates implements SelectionState {
     return state;
   }
 
+  /** The state of a mirror of the current config (hot path). */
+  of(mirror: Mirror): MirrorState {
+    const mirrors = this.config().mirrors;
+    if (mirrors !== this.slotsFor) {
+      this.slots = mirrors.map((m) => this.get(m.name));
+      this.slotsFor = mirrors;
+    }
+    return this.slots[mirror.index] ?? this.get(mirror.name);
+  }
+
   names(): IterableIterator<string> {
     return this.states.keys();
   }
 
-  /** Hot path: a redirect to `name` of `bytes`. */
-  recordSent(name: string, bytes: number): void {
-    const state = this.get(name);
-    if (state.load.seconds !== this.config().capacity.windowSeconds) state.load = new SlidingWindow(this.config().capacity.windowSeconds);
+  /** Hot path: a redirect to `mirror` of `bytes`. */
+  recordSent(mirror: Mirror, bytes: number): void {
+    const state = this.of(mirror);
+    const seconds = this.config().capacity.windowSeconds;
+    if (state.load.seconds !== seconds) state.load = new SlidingWindow(seconds);
     state.load.add(bytes, this.now());
   }
 
   /** Hot path: why `mirror` cannot serve `file` now, queueing a check when evidence is missing or due. */
-  unavailable(mirror: Mirror, file: FileRef, volatile: boolean): ExclusionReason | undefined {
+  unavailable(mirror: Mirror, file: FileRef, volatile: boolean, nowMs = this.now()): ExclusionReason | undefined {
     const config = this.config();
     if (!config.probe.enabled) return undefined;
-    const state = this.get(mirror.name);
+    const state = this.of(mirror);
     if (state.health.state === 'down') return 'down';
-    const rules = { ...config.freshness, volatileMaxAgeSeconds: config.volatileMaxAgeSeconds };
-    const verdict = fileVerdict(state.evidence.get(file.path), state.syncStamp, file, volatile, rules, this.now());
+    if (config !== this.rulesFor) {
+      this.rules = { ...config.freshness, volatileMaxAgeSeconds: config.volatileMaxAgeSeconds };
+      this.rulesFor = config;
+    }
+    const evidence = state.evidence.size === 0 ? undefined : state.evidence.get(file.path);
+    const verdict = fileVerdict(evidence, state.syncStamp, file, volatile, this.rules as FreshnessRules, nowMs);
     if (verdict.recheck) this.requestCheck(mirror.name, file.path, file.mtimeMs);
     return verdict.ok ? undefined : verdict.reason;
   }
 
   /** Bytes sent over the window ÷ what the effective capacity moves in that window. */
-  utilisation(mirror: Mirror): number {
-    const config = this.config();
-    const state = this.get(mirror.name);
+  utilisation(mirror: Mirror, nowMs = this.now()): number {
+    const state = this.of(mirror);
+    const sent = state.load.total(nowMs);
+    if (sent === 0) return 0;
     const capacity = this.effectiveMbps(mirror, state);
-    const sent = state.load.total(this.now()) * this.loadScale;
-    return (sent * 8) / (capacity * 1e6 * config.capacity.windowSeconds);
+    return (sent * this.loadScale * 8) / (capacity * 1e6 * state.load.seconds);
   }
 
   effectiveMbps(mirror: Mirror, state = this.get(mirror.name)): number {

@@ -1,6 +1,7 @@
 // The background prober: health rounds per mirror (HEAD of a probe file, the sync timestamp, now and
 // then a throughput sample) and per-file freshness checks asked for by the redirect path. Bounded
 // concurrency, jittered intervals, back-off while down, everything cancelled on stop().
+import { setMaxListeners } from 'node:events';
 import type { Config, Mirror } from '../config/load.js';
 import type { Catalog, FileEntry } from '../catalog/catalog.js';
 import { encodePath } from '../catalog/request-path.js';
@@ -34,6 +35,8 @@ export class Prober {
   private probeFiles: { generation: number; small: FileEntry | undefined; large: FileEntry | undefined } = { generation: -1, small: undefined, large: undefined };
 
   constructor(private readonly deps: ProberDeps) {
+    // Every in-flight probe listens on this one signal; hundreds at once are expected, not a leak.
+    setMaxListeners(0, this.abort.signal);
     this.queue = new CheckQueue(() => deps.config().freshness.queueSize, deps.now);
   }
 

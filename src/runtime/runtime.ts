@@ -3,10 +3,10 @@
 // CLI's offline commands use the same pieces directly.
 import type { BlockList } from 'node:net';
 import { openDb, readMeta, writeMeta, type Db } from '../db/open.js';
-import { blockListOf, formatProblems, loadConfigFile, loadConfigOrThrow, type Config, type ConfigResult } from '../config/load.js';
+import { blockListOf, formatProblems, loadConfigFile, loadConfigOrThrow, type Config, type ConfigResult, type Mirror } from '../config/load.js';
 import { Catalog, type ScanReport } from '../catalog/catalog.js';
 import { Hasher } from '../catalog/hasher.js';
-import { Counters } from '../counters/counters.js';
+import { Counters, FALLBACK, LOCAL } from '../counters/counters.js';
 import { CounterStore } from '../counters/store.js';
 import { ConfigWatcher } from './config-watcher.js';
 import { Loop } from './loop.js';
@@ -193,10 +193,14 @@ export class Runtime implements SelectionContext {
     this.db.close();
   }
 
-  /** A download handed to `target` (a mirror, or _local/_fallback): counted, and added to its load. */
-  count(target: string, bytes: number): void {
-    this.counters.add(target, bytes);
-    if (target[0] !== '_') this.states.recordSent(target, bytes);
+  /** A download handed to a mirror, or to _local/_fallback: counted, and added to the mirror's load. */
+  count(target: Mirror | typeof LOCAL | typeof FALLBACK, bytes: number): void {
+    if (typeof target === 'string') {
+      if (this.config.counters.enabled) this.counters.add(target, bytes);
+      return;
+    }
+    if (this.config.counters.enabled) this.counters.add(target.name, bytes);
+    this.states.recordSent(target, bytes);
   }
 
   /**

@@ -12,6 +12,8 @@ export interface SelectionContext {
   /** Mirror health, freshness and load; absent in offline tools that have none. */
   readonly states: SelectionState | undefined;
   readonly roundRobin: RoundRobinState;
+  /** The clock mirror state is kept by (Date.now, or a test's). */
+  readonly now: number;
   isVolatile(path: string): boolean;
 }
 
@@ -35,5 +37,6 @@ export function selectionInput(
     state: context.states,
     scheduler: context.config.scheduler,
     roundRobin: context.roundRobin,
+    nowMs: context.now,
   };
 }

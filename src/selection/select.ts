@@ -22,9 +22,9 @@ export interface SelectionFile {
 /** What selection may ask about mirrors' current state. The runtime's MirrorStates is the implementation. */
 export interface SelectionState {
   /** Why this mirror cannot serve this file now (down, lacks the file, unverified); undefined = it can. */
-  unavailable(mirror: Mirror, file: SelectionFile, volatile: boolean): ExclusionReason | undefined;
+  unavailable(mirror: Mirror, file: SelectionFile, volatile: boolean, nowMs?: number): ExclusionReason | undefined;
   /** Bytes recently sent ÷ what the mirror's effective capacity moves in that time; ≥ 1 = saturated. */
-  utilisation(mirror: Mirror): number;
+  utilisation(mirror: Mirror, nowMs?: number): number;
 }
 
 /** Smooth weighted round-robin state (nginx's algorithm): current weight per mirror name. */
@@ -45,6 +45,8 @@ export interface SelectionInput {
   readonly scheduler?: Scheduler;
   /** Needed by the round-robin scheduler; kept by the caller between requests. */
   readonly roundRobin?: RoundRobinState;
+  /** The request's time, read once and handed to every state question. */
+  readonly nowMs?: number;
 }
 
 export interface Selection {
@@ -81,12 +83,12 @@ export function reasonToSkip(mirror: Mirror, input: SelectionInput): ExclusionRe
   if (input.avoid?.has(mirror.name)) return 'avoided';
   if (input.https && mirror.httpsUrl === undefined) return 'no-https';
   if (input.state === undefined || input.file === undefined) return undefined;
-  return input.state.unavailable(mirror, input.file, input.volatile === true);
+  return input.state.unavailable(mirror, input.file, input.volatile === true, input.nowMs);
 }
 
 /** Headroom in [0, 1] for the weighted scheduler: 1 − utilisation. */
 export function headroomOf(mirror: Mirror, input: SelectionInput): number {
-  return input.state === undefined ? 1 : Math.max(0, 1 - input.state.utilisation(mirror));
+  return input.state === undefined ? 1 : Math.max(0, 1 - input.state.utilisation(mirror, input.nowMs));
 }
 
 /**
@@ -120,7 +122,7 @@ function leastLoaded(candidates: readonly PlannedMirror[], v6Only: boolean, inpu
   let bestScore = Infinity;
   for (const c of candidates) {
     if (v6Only && !c.mirror.ipv6) continue;
-    const load = input.state?.utilisation(c.mirror) ?? 0;
+    const load = input.state?.utilisation(c.mirror, input.nowMs) ?? 0;
     if (!saturatedToo && load >= 1) continue;
     const score = -Math.log(unitFor(input.key, c.seed)) / c.mirror.weight;
     if (load < bestLoad || (load === bestLoad && score < bestScore)) {

@@ -36,7 +36,8 @@ t.test('throughput probes: a mirror slowing against its own baseline loses capac
 function run(config: Config, scheduler: Scheduler, n: number, bytes: number, preload: Record<string, number> = {}) {
   let now = 1_000_000;
   const states = new MirrorStates(() => config, () => now, () => {});
-  for (const [name, b] of Object.entries(preload)) states.recordSent(name, b);
+  const byName = (name: string) => config.mirrors.find((m) => m.name === name) as Mirror;
+  for (const [name, b] of Object.entries(preload)) states.recordSent(byName(name), b);
   const plan = planFor(config.mirrors, NOWHERE);
   const random = seeded(3);
   const roundRobin = new Map<string, number>();
@@ -45,7 +46,7 @@ function run(config: Config, scheduler: Scheduler, n: number, bytes: number, pre
     const { chosen } = selectMirror({ plan, key: Math.floor(random() * 4294967296), https: false, ipv6: false, state: states, scheduler, roundRobin });
     const name = chosen?.name ?? 'none';
     counts.set(name, (counts.get(name) ?? 0) + 1);
-    if (bytes > 0) states.recordSent(name, bytes);
+    if (bytes > 0 && chosen !== undefined) states.recordSent(chosen, bytes);
     now += 1;
   }
   return { shares: new Map([...counts].map(([k, v]) => [k, v / n])), states };

@@ -1,0 +1,57 @@
+// Bench fixtures: a generated repository (sparse files), client addresses across countries, and
+// mirrors spread over five continents.
+import { closeSync, ftruncateSync, mkdirSync, openSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+/** Creates `count` sparse files under root (skipped when a marker says it is already there). */
+export function generateRepository(root: string, count: number): string[] {
+  const marker = join(root, '.generated');
+  const paths: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const dir = `pool/main/${(i % 997).toString(36)}/pkg${Math.floor(i / 997)}`;
+    paths.push(`${dir}/pkg${i}_1.${i % 10}-1_amd64.deb`);
+  }
+  if (existsSync(marker) && readFileSync(marker, 'utf8') === String(count)) return paths;
+  const made = new Set<string>();
+  for (let i = 0; i < count; i++) {
+    const path = paths[i] as string;
+    const dir = join(root, path.slice(0, path.lastIndexOf('/')));
+    if (!made.has(dir)) {
+      mkdirSync(dir, { recursive: true });
+      made.add(dir);
+    }
+    const fd = openSync(join(root, path), 'w');
+    ftruncateSync(fd, 65536 + (i % 4096) * 4096); // 64 KiB .. 16 MiB, nothing on disk
+    closeSync(fd);
+  }
+  writeFileSync(join(root, 'README.txt'), 'bench repository\n');
+  writeFileSync(marker, String(count));
+  return paths;
+}
+
+/** Prefixes located in the shipped DB-IP database, by country, plus private space (no location). */
+const PREFIXES = [
+  '81.2.69', '212.58.244', '8.8.8', '23.20.0', '1.1.1', '139.130.4', '202.12.27', '133.11.0', '200.160.2', '177.67.80',
+  '85.214.132', '193.99.144', '91.198.174', '103.21.244', '196.25.1', '41.0.0', '24.48.0', '101.0.0', '10.1.2', '192.168.7',
+];
+
+export function clientAddresses(count: number): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < count; i++) out.push(`${PREFIXES[i % PREFIXES.length]}.${1 + (Math.floor(i / PREFIXES.length) % 254)}`);
+  return out;
+}
+
+const SITES: [string, number, number][] = [
+  ['DE', 50.1, 8.7], ['GB', 51.5, -0.1], ['FR', 48.9, 2.35], ['NL', 52.4, 4.9], ['SE', 59.3, 18.1], ['PL', 52.2, 21.0],
+  ['US', 38.9, -77.0], ['US', 45.6, -122.7], ['CA', 43.7, -79.4], ['MX', 19.4, -99.1],
+  ['BR', -23.5, -46.6], ['AR', -34.6, -58.4], ['CL', -33.4, -70.6],
+  ['JP', 35.7, 139.7], ['KR', 37.6, 127.0], ['SG', 1.35, 103.8], ['IN', 19.0, 72.8], ['CN', 31.2, 121.5],
+  ['AU', -33.9, 151.2], ['NZ', -36.8, 174.8], ['ZA', -26.2, 28.0],
+];
+
+export function mirrorsFor(urls: readonly string[], extra: Record<string, unknown> = {}): object[] {
+  return urls.map((url, i) => {
+    const [country, latitude, longitude] = SITES[i % SITES.length] as [string, number, number];
+    return { name: `m${i}-${country.toLowerCase()}`, url, country, latitude, longitude, weight: 50 + (i % 4) * 50, bandwidthMbps: 10000, ...extra };
+  });
+}

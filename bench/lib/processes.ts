@@ -1,0 +1,86 @@
+// Starting servers as child processes, and reading what they cost: CPU ticks and resident memory
+// from /proc (summed over a process and its children, for --workers).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
+
+export interface Server {
+  readonly name: string;
+  readonly child: ChildProcess;
+  readonly url: string;
+  stop(): Promise<void>;
+}
+
+/** Spawns a server and waits for `pattern` (group 1 = its URL) on its output. */
+export async function startProcess(name: string, args: string[], pattern: RegExp, timeoutMs = 120_000): Promise<Server> {
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${name} did not start in time:\n${output.slice(-2000)}`)), timeoutMs);
+    const onData = (d: Buffer) => {
+      output += d.toString();
+      const m = pattern.exec(output);
+      if (m?.[1]) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    child.on('exit', (code) => reject(new Error(`${name} exited with ${code}:\n${output.slice(-2000)}`)));
+  });
+  child.stdout?.resume();
+  child.stderr?.resume();
+  return {
+    name, child, url,
+    stop: () => new Promise<void>((resolve) => {
+      if (child.exitCode !== null) {
+        resolve();
+        return;
+      }
+      child.once('exit', () => resolve());
+      child.kill('SIGTERM');
+    }),
+  };
+}
+
+function descendants(pid: number): number[] {
+  const out = [pid];
+  try {
+    for (const task of readdirSync(`/proc/${pid}/task`)) {
+      const children = readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').trim();
+      for (const c of children.split(/\s+/).filter(Boolean)) out.push(...descendants(Number(c)));
+    }
+  } catch {
+    // the process is gone
+  }
+  return out;
+}
+
+/** CPU time (user + system) of a process tree, in microseconds. */
+export function cpuMicros(pid: number): number {
+  let ticks = 0;
+  for (const p of descendants(pid)) {
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15 of stat)
+    } catch {
+      // gone
+    }
+  }
+  return ticks * 10_000; // USER_HZ = 100
+}
+
+/** Resident set size of a process tree, in bytes. */
+export function rssBytes(pid: number): number {
+  let kb = 0;
+  for (const p of descendants(pid)) {
+    try {
+      const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${p}/status`, 'utf8'));
+      kb += Number(m?.[1] ?? 0);
+    } catch {
+      // gone
+    }
+  }
+  return kb * 1024;
+}

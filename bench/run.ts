@@ -1,0 +1,216 @@
+// npm run bench [-- --files N --seconds S --rounds R --connections C --quick]
+//
+// Starts mirrorgate with its full pipeline (generated catalog, 50 mirrors over five continents,
+// locality, probing against loopback stub mirrors, counters, rate limiting) and a bare Fastify redirect
+// server, loads them alternately from a separate process (wrk, or autocannon), and prints req/s,
+// p50/p99 latency and server CPU µs per request side by side with the ratios. Then the extras: counters
+// on vs off, probing 500 mirrors vs not, --workers 2, and catalog figures (scan, restart, memory).
+// Results go to bench/results/latest.json.
+import { mkdirSync, writeFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { cpus } from 'node:os';
+import { parseArgs } from 'node:util';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { PACKAGE_ROOT } from '../src/paths.js';
+import { startMirrorServer, type MirrorServer } from '../src/demo/mirror-server.js';
+import { clientAddresses, generateRepository, mirrorsFor } from './lib/fixtures.js';
+import { cpuMicros, rssBytes, startProcess, type Server } from './lib/processes.js';
+import { hasWrk, loadWith, type LoadResult } from './lib/load.js';
+
+const exec = promisify(execFile);
+const { values: args } = parseArgs({
+  options: {
+    files: { type: 'string', default: '10000' },
+    seconds: { type: 'string', default: '10' },
+    rounds: { type: 'string', default: '3' },
+    connections: { type: 'string', default: '64' },
+    quick: { type: 'boolean', default: false },
+  },
+});
+const FILES = Number(args.files);
+const SECONDS = args.quick ? 1 : Number(args.seconds);
+const ROUNDS = args.quick ? 1 : Math.max(3, Number(args.rounds));
+const CONNECTIONS = Number(args.connections);
+const BIN = join(PACKAGE_ROOT, 'dist/src/cli/bin.js');
+const WORK = join(PACKAGE_ROOT, 'bench/.work');
+const LISTENING = /Server listening at (http:\/\/[\d.:]+)/;
+
+interface Measured extends LoadResult {
+  readonly cpuUsPerRequest: number;
+}
+
+async function main(): Promise<void> {
+  mkdirSync(WORK, { recursive: true });
+  const tool = (await hasWrk()) ? 'wrk' : 'autocannon';
+  console.log(`mirrorgate bench: ${FILES} files, ${SECONDS}s × ${ROUNDS} rounds, ${CONNECTIONS} connections, load by ${tool}, ${cpus().length} cores`);
+  const repository = join(WORK, `repo-${FILES}`);
+  const generated = Date.now();
+  const paths = generateRepository(repository, FILES);
+  writeFileSync(join(repository, 'TIMESTAMP'), `${Math.floor(Date.now() / 1000) + 1}\n`);
+  console.log(`repository ready in ${((Date.now() - generated) / 1000).toFixed(1)} s`);
+  const pathsFile = join(WORK, 'paths.txt');
+  writeFileSync(pathsFile, `${paths.filter((_, i) => i % Math.max(1, Math.floor(paths.length / 10_000)) === 0).slice(0, 10_000).map((p) => `/${p}`).join('\n')}\n`);
+  const ipsFile = join(WORK, 'ips.txt');
+  writeFileSync(ipsFile, `${clientAddresses(2000).join('\n')}\n`);
+  const load = (url: string, seconds = SECONDS) => loadWith(tool, url, { seconds, connections: CONNECTIONS, pathsFile, ipsFile });
+
+  const stubs: MirrorServer[] = [];
+  for (let i = 0; i < 500; i++) stubs.push(await startMirrorServer(repository));
+  const stubUrls = stubs.map((s) => s.url);
+  const servers: Server[] = [];
+  const results: Record<string, unknown> = {};
+  try {
+    const config = (name: string, mirrors: number, extra: Record<string, unknown> = {}) => {
+      const file = join(WORK, `${name}.json`);
+      writeFileSync(file, JSON.stringify({
+        repository,
+        rateLimit: { enabled: true, max: 1_000_000_000, windowSeconds: 60 },
+        catalog: { rescanSeconds: 0, hashConcurrency: 0 },
+        probe: { enabled: true, intervalSeconds: 30 },
+        mirrors: mirrorsFor(stubUrls.slice(0, mirrors), { timestampFile: 'TIMESTAMP' }),
+        ...extra,
+      }));
+      return file;
+    };
+    const db = (name: string) => join(WORK, `${name}-${FILES}.db`);
+    const fresh = (name: string) => rmSync(db(name), { force: true });
+
+    // The catalog: a full scan into an empty database, timed.
+    fresh('full');
+    const scanStarted = Date.now();
+    await exec(process.execPath, [BIN, 'scan', '--config', config('full', 50), '--db', db('full')], { maxBuffer: 1 << 24 });
+    const scanSeconds = (Date.now() - scanStarted) / 1000;
+
+    const start = async (name: string, configFile: string, extra: string[] = []) => {
+      const started = Date.now();
+      const server = await startProcess(name, [BIN, 'serve', '--config', configFile, '--db', db(name), '--port', '0', '--log-level', 'info', ...extra], LISTENING);
+      servers.push(server);
+      return { server, startMs: Date.now() - started };
+    };
+    const main = await start('full', config('full', 50));
+    const bare = await startProcess('bare', [join(PACKAGE_ROOT, 'dist/bench/bare-fastify.js')], /listening (http:\/\/[\d.:]+)/);
+    servers.push(bare);
+    await firstRedirect(main.server.url, paths[0] as string);
+
+    const compare = async (label: string, a: Server, b: Server): Promise<{ a: Measured; b: Measured; rpsRatio: number; p99Ratio: number; cpuRatio: number }> => {
+      await load(a.url, Math.min(2, SECONDS));
+      await load(b.url, Math.min(2, SECONDS));
+      const ra: Measured[] = [];
+      const rb: Measured[] = [];
+      for (let r = 0; r < ROUNDS; r++) {
+        ra.push(await measure(a, load));
+        rb.push(await measure(b, load));
+      }
+      const ma = median(ra);
+      const mb = median(rb);
+      const out = { a: ma, b: mb, rpsRatio: ma.rps / mb.rps, p99Ratio: ma.p99Ms / mb.p99Ms, cpuRatio: ma.cpuUsPerRequest / mb.cpuUsPerRequest };
+      console.log(`\n${label}`);
+      console.log(row(['', 'req/s', 'p50 ms', 'p99 ms', 'CPU µs/req', 'errors']));
+      console.log(row([a.name, ma.rps.toFixed(0), ma.p50Ms.toFixed(2), ma.p99Ms.toFixed(2), ma.cpuUsPerRequest.toFixed(1), String(ma.errors)]));
+      console.log(row([b.name, mb.rps.toFixed(0), mb.p50Ms.toFixed(2), mb.p99Ms.toFixed(2), mb.cpuUsPerRequest.toFixed(1), String(mb.errors)]));
+      console.log(row(['ratio', out.rpsRatio.toFixed(3), (ma.p50Ms / mb.p50Ms).toFixed(2), out.p99Ratio.toFixed(2), out.cpuRatio.toFixed(2), '']));
+      return out;
+    };
+
+    results.fullPipeline = await compare(`full pipeline (${FILES} files, 50 mirrors) vs bare Fastify`, main.server, bare);
+    results.catalog = {
+      files: FILES,
+      fullScanSeconds: scanSeconds,
+      rssBytes: rssBytes(main.server.child.pid as number),
+    };
+
+    if (!args.quick) {
+      const off = await start('nocount', config('nocount', 50, { counters: { enabled: false } }));
+      await firstRedirect(off.server.url, paths[0] as string);
+      const counting = await compare('counters on vs off', main.server, off.server);
+      results.counters = { ...counting, cost: 1 - counting.rpsRatio };
+      await off.server.stop();
+
+      const probed = await start('probe500', config('probe500', 500));
+      const unprobed = await start('noprobe500', config('noprobe500', 500, { probe: { enabled: false } }));
+      await firstRedirect(probed.server.url, paths[0] as string);
+      const probing = await compare('500 mirrors: probing on (30 s) vs off', probed.server, unprobed.server);
+      results.probing500 = { ...probing, cost: 1 - probing.rpsRatio };
+      await probed.server.stop();
+      await unprobed.server.stop();
+
+      await main.server.stop();
+      const restarted = await start('full', config('full', 50));
+      const firstMs = restarted.startMs + await firstRedirect(restarted.server.url, paths[0] as string);
+      (results.catalog as Record<string, unknown>).restartToFirstRedirectMs = firstMs;
+      const rescanStarted = Date.now();
+      await exec(process.execPath, [BIN, 'scan', '--config', config('full', 50), '--db', db('full')], { maxBuffer: 1 << 24 });
+      (results.catalog as Record<string, unknown>).rescanSeconds = (Date.now() - rescanStarted) / 1000;
+
+      const tiny = join(WORK, 'repo-1');
+      generateRepository(tiny, 1);
+      const emptyConfig = join(WORK, 'empty.json');
+      writeFileSync(emptyConfig, JSON.stringify({ repository: tiny, probe: { enabled: true, intervalSeconds: 30 }, mirrors: mirrorsFor(stubUrls.slice(0, 50)) }));
+      fresh('empty');
+      const empty = await start('empty', emptyConfig);
+      await new Promise((r) => setTimeout(r, 1000));
+      const base = rssBytes(empty.server.child.pid as number);
+      const full = rssBytes(restarted.server.child.pid as number);
+      Object.assign(results.catalog as object, { rssBytes: full, rssEmptyBytes: base, bytesPerFile: Math.round((full - base) / FILES) });
+      await empty.server.stop();
+
+      const w2 = await start('workers', config('workers', 50), ['--workers', '2']);
+      await firstRedirect(w2.server.url, paths[0] as string);
+      const workers = await compare('--workers 2 vs 1 (mirrorgate)', w2.server, restarted.server);
+      results.workers = workers;
+      await w2.server.stop();
+      const c = results.catalog as Record<string, number>;
+      console.log(`\ncatalog: ${FILES} files; full scan ${c.fullScanSeconds?.toFixed(1)} s, rescan ${c.rescanSeconds?.toFixed(1)} s, `
+        + `restart to first redirect ${c.restartToFirstRedirectMs} ms, RSS ${(c.rssBytes ?? 0) / 2 ** 20 | 0} MiB `
+        + `(${c.bytesPerFile} bytes per file over an empty catalog)`);
+    }
+  } finally {
+    await Promise.all(servers.map((s) => s.stop()));
+    await Promise.all(stubs.map((s) => s.close()));
+  }
+  const out = {
+    date: new Date().toISOString(),
+    machine: { cores: cpus().length, cpu: cpus()[0]?.model, node: process.version },
+    params: { files: FILES, seconds: SECONDS, rounds: ROUNDS, connections: CONNECTIONS, tool },
+    results,
+  };
+  mkdirSync(join(PACKAGE_ROOT, 'bench/results'), { recursive: true });
+  writeFileSync(join(PACKAGE_ROOT, 'bench/results/latest.json'), `${JSON.stringify(out, null, 2)}\n`);
+  console.log('\nwrote bench/results/latest.json');
+}
+
+async function measure(server: Server, load: (url: string) => Promise<LoadResult>): Promise<Measured> {
+  const pid = server.child.pid as number;
+  const before = cpuMicros(pid);
+  const result = await load(server.url);
+  const used = cpuMicros(pid) - before;
+  return { ...result, cpuUsPerRequest: result.requests > 0 ? used / result.requests : NaN };
+}
+
+/** The round with the median req/s. */
+function median(rounds: Measured[]): Measured {
+  const sorted = [...rounds].sort((x, y) => x.rps - y.rps);
+  return sorted[Math.floor(sorted.length / 2)] as Measured;
+}
+
+/** Polls until the server redirects; returns how long that took. */
+async function firstRedirect(base: string, path: string): Promise<number> {
+  const started = Date.now();
+  for (;;) {
+    try {
+      const res = await fetch(`${base}/${path}`, { redirect: 'manual', headers: { 'x-forwarded-for': '81.2.69.142' } });
+      if (res.status === 302) return Date.now() - started;
+    } catch {
+      // not up yet
+    }
+    if (Date.now() - started > 60_000) throw new Error(`${base} never redirected ${path}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+function row(cells: string[]): string {
+  return cells.map((c, i) => (i === 0 ? c.padEnd(12) : c.padStart(11))).join(' ');
+}
+
+await main();
