@@ -1,9 +1,12 @@
 // The catalog: every file of the repository, held in memory for the redirect path and persisted in the
 // `files` table so a restart does not need a rescan. Owns the `files` table (see migrations/001) and the
 // `catalog_version` meta key, which every change bumps so other processes know to reload.
+//
+// Memory is columnar, for catalogs of a million files: a Map from path to slot, and the sizes and
+// mtimes in typed arrays (about 100 bytes a file with the path string, against ~300 for an object each).
 import type { Db } from '../db/open.js';
 import { readMeta, writeMeta } from '../db/open.js';
-import { scanRepository, type ScannedFile } from './scan.js';
+import { scanRepository, type ScanColumns } from './scan.js';
 
 export interface FileEntry {
   readonly path: string;
@@ -19,8 +22,17 @@ export interface ScanReport {
   readonly ms: number;
 }
 
+interface Columns {
+  readonly slots: Map<string, number>;
+  readonly paths: readonly string[];
+  readonly sizes: Float64Array;
+  readonly mtimes: Float64Array;
+}
+
+const EMPTY: Columns = { slots: new Map(), paths: [], sizes: new Float64Array(0), mtimes: new Float64Array(0) };
+
 export class Catalog {
-  private files = new Map<string, FileEntry>();
+  private files: Columns = EMPTY;
   /** The catalog_version this copy reflects; compared with the db's to spot another process's scan. */
   private version = '';
   /** Bumped whenever the in-memory catalog is replaced; lets derived data be cached per generation. */
@@ -29,23 +41,36 @@ export class Catalog {
   constructor(private readonly db: Db) {}
 
   lookup(path: string): FileEntry | undefined {
-    return this.files.get(path);
+    const { slots, sizes, mtimes } = this.files;
+    const slot = slots.get(path);
+    return slot === undefined ? undefined : { path, size: sizes[slot] as number, mtimeMs: mtimes[slot] as number };
   }
 
   get size(): number {
-    return this.files.size;
+    return this.files.paths.length;
   }
 
-  entries(): IterableIterator<FileEntry> {
-    return this.files.values();
+  *entries(): Generator<FileEntry> {
+    const { paths, sizes, mtimes } = this.files;
+    for (let i = 0; i < paths.length; i++) yield { path: paths[i] as string, size: sizes[i] as number, mtimeMs: mtimes[i] as number };
   }
 
-  /** Loads the persisted catalog; cheap enough for start-up with a million rows. */
+  /** Loads the persisted catalog; a million rows take a second or two. */
   load(): void {
-    const files = new Map<string, FileEntry>();
+    const { n } = this.db.prepare('SELECT COUNT(*) AS n FROM files').get() as { n: number };
+    const paths: string[] = [];
+    const sizes = new Float64Array(n);
+    const mtimes = new Float64Array(n);
+    const slots = new Map<string, number>();
     const rows = this.db.prepare('SELECT path, size, mtime_ms FROM files').raw().iterate() as IterableIterator<[string, number, number]>;
-    for (const [path, size, mtimeMs] of rows) files.set(path, { path, size, mtimeMs });
-    this.files = files;
+    for (const [path, size, mtimeMs] of rows) {
+      if (paths.length === n) break; // rows added since the count: the next load sees them
+      slots.set(path, paths.length);
+      sizes[paths.length] = size;
+      mtimes[paths.length] = mtimeMs;
+      paths.push(path);
+    }
+    this.files = { slots, paths, sizes: sizes.subarray(0, paths.length), mtimes: mtimes.subarray(0, paths.length) };
     this.generation += 1;
     this.version = readMeta(this.db, 'catalog_version') ?? '';
   }
@@ -58,7 +83,7 @@ export class Catalog {
     return true;
   }
 
-  /** Walks the repository and makes memory and the db match it, in one transaction. */
+  /** Walks the repository (in a worker thread) and makes memory and the db match it, in one transaction. */
   async scan(root: string): Promise<ScanReport> {
     const started = performance.now();
     const scanned = await scanRepository(root);
@@ -66,30 +91,36 @@ export class Catalog {
   }
 
   /** Replaces the catalog with `scanned`, writing only the differences. */
-  apply(scanned: readonly ScannedFile[]): Omit<ScanReport, 'ms'> {
+  apply(scanned: ScanColumns): Omit<ScanReport, 'ms'> {
     const previous = this.files;
-    const next = new Map<string, FileEntry>();
-    const upserts: FileEntry[] = [];
-    for (const file of scanned) {
-      const old = previous.get(file.path);
-      if (old !== undefined && old.size === file.size && old.mtimeMs === file.mtimeMs) {
-        next.set(old.path, old);
+    const n = scanned.paths.length;
+    const slots = new Map<string, number>();
+    const paths: string[] = new Array<string>(n);
+    const changedSlots: number[] = [];
+    let added = 0;
+    for (let i = 0; i < n; i++) {
+      let path = scanned.paths[i] as string;
+      const old = previous.slots.get(path);
+      if (old === undefined) {
+        added += 1;
+        changedSlots.push(i);
       } else {
-        const entry: FileEntry = { path: file.path, size: file.size, mtimeMs: file.mtimeMs };
-        next.set(entry.path, entry);
-        upserts.push(entry);
+        path = previous.paths[old] as string; // keep the old string; the scanned copy can go
+        if (previous.sizes[old] !== scanned.sizes[i] || previous.mtimes[old] !== scanned.mtimes[i]) changedSlots.push(i);
       }
+      paths[i] = path;
+      slots.set(path, i);
     }
     const removed: string[] = [];
-    for (const path of previous.keys()) if (!next.has(path)) removed.push(path);
-    const added = upserts.filter((f) => !previous.has(f.path)).length;
-    if (upserts.length > 0 || removed.length > 0 || this.version === '') this.persist(upserts, removed);
-    if (upserts.length > 0 || removed.length > 0) this.generation += 1;
+    for (const path of previous.paths) if (!slots.has(path)) removed.push(path);
+    const next: Columns = { slots, paths, sizes: scanned.sizes, mtimes: scanned.mtimes };
+    if (changedSlots.length > 0 || removed.length > 0 || this.version === '') this.persist(next, changedSlots, removed);
+    if (changedSlots.length > 0 || removed.length > 0) this.generation += 1;
     this.files = next;
-    return { files: next.size, added, changed: upserts.length - added, removed: removed.length };
+    return { files: n, added, changed: changedSlots.length - added, removed: removed.length };
   }
 
-  private persist(upserts: readonly FileEntry[], removed: readonly string[]): void {
+  private persist(next: Columns, changedSlots: readonly number[], removed: readonly string[]): void {
     // sha256 survives only while size and mtime are unchanged: that is the hash cache's key.
     const upsert = this.db.prepare(`
       INSERT INTO files (path, size, mtime_ms, sha256) VALUES (?, ?, ?, NULL)
@@ -98,7 +129,7 @@ export class Catalog {
         size = excluded.size, mtime_ms = excluded.mtime_ms`);
     const remove = this.db.prepare('DELETE FROM files WHERE path = ?');
     this.db.transaction(() => {
-      for (const f of upserts) upsert.run(f.path, f.size, f.mtimeMs);
+      for (const i of changedSlots) upsert.run(next.paths[i], next.sizes[i], next.mtimes[i]);
       for (const path of removed) remove.run(path);
       this.version = `${Date.now()}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
       writeMeta(this.db, 'catalog_version', this.version);

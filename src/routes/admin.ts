@@ -17,6 +17,10 @@ export function adminRoutes(app: FastifyInstance, runtime: Runtime): void {
     files: runtime.catalog.size,
     mirrors: runtime.config.mirrors.length,
     enabled: runtime.config.mirrors.filter((m) => m.enabled).length,
+    scanning: runtime.scanInProgress,
+    geoip: runtime.locality.active,
+    role: runtime.role,
+    memoryRssBytes: process.memoryUsage.rss(),
   }));
 
   app.get(`${ADMIN_PREFIX}/mirrors`, async () => runtime.config.mirrors.map((m) => {

@@ -145,6 +145,11 @@ export class Runtime implements SelectionContext {
     return result;
   }
 
+  /** True while a repository scan is running. */
+  get scanInProgress(): boolean {
+    return this.scanning !== undefined;
+  }
+
   /** Rescans the repository; concurrent calls share one scan. A worker only reloads what the primary wrote. */
   rescan(): Promise<ScanReport> {
     if (this.role === 'worker') {

@@ -1,0 +1,65 @@
+// Runs in a worker thread: walks the repository with synchronous fs calls (several times faster than
+// a promise per stat, and off the main thread, so serving never waits) and posts the result back in
+// columns. Rules: dotfiles and dot-directories skipped; symlinks to files followed, to directories not.
+import { parentPort, workerData } from 'node:worker_threads';
+import { readdirSync, statSync } from 'node:fs';
+
+export interface ScanColumns {
+  readonly paths: string[];
+  readonly sizes: Float64Array;
+  readonly mtimes: Float64Array;
+}
+
+export function walkSync(root: string): ScanColumns {
+  const paths: string[] = [];
+  let sizes = new Float64Array(1024);
+  let mtimes = new Float64Array(1024);
+  const push = (path: string, size: number, mtime: number) => {
+    if (paths.length === sizes.length) {
+      const grownSizes = new Float64Array(sizes.length * 2);
+      grownSizes.set(sizes);
+      sizes = grownSizes;
+      const grownMtimes = new Float64Array(mtimes.length * 2);
+      grownMtimes.set(mtimes);
+      mtimes = grownMtimes;
+    }
+    sizes[paths.length] = size;
+    mtimes[paths.length] = mtime;
+    paths.push(path);
+  };
+  const base = root.endsWith('/') ? root : `${root}/`;
+  const pending: string[] = [''];
+  while (pending.length > 0) {
+    const rel = pending.pop() as string;
+    const prefix = rel === '' ? '' : `${rel}/`;
+    let entries;
+    try {
+      // readdirSync with types is about twice as fast as opendir for large trees.
+      entries = readdirSync(base + rel, { withFileTypes: true });
+    } catch (err) {
+      if (rel === '') throw err;
+      continue; // removed while we walk
+    }
+    for (const entry of entries) {
+      if (entry.name.startsWith('.')) continue;
+      const path = prefix + entry.name;
+      if (entry.isDirectory()) {
+        pending.push(path);
+        continue;
+      }
+      if (!entry.isFile() && !entry.isSymbolicLink()) continue;
+      const s = statSync(base + path, { throwIfNoEntry: false });
+      if (s !== undefined && s.isFile()) push(path, s.size, Math.trunc(s.mtimeMs));
+    }
+  }
+  return { paths, sizes: sizes.slice(0, paths.length), mtimes: mtimes.slice(0, paths.length) };
+}
+
+if (parentPort !== null && (workerData as { root?: unknown } | null)?.root !== undefined) {
+  try {
+    const result = walkSync((workerData as { root: string }).root);
+    parentPort.postMessage({ ok: true, result }, [result.sizes.buffer as ArrayBuffer, result.mtimes.buffer as ArrayBuffer]);
+  } catch (err) {
+    parentPort.postMessage({ ok: false, message: (err as Error).message, code: (err as NodeJS.ErrnoException).code });
+  }
+}

@@ -1,0 +1,49 @@
+// What the bench relies on works. Nothing here is timed: the bench measures, the tests only check.
+import t from 'tap';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { PACKAGE_ROOT } from '../../src/paths.js';
+import { generateRepository } from '../../bench/lib/fixtures.js';
+import { openDb } from '../../src/db/open.js';
+import { Catalog } from '../../src/catalog/catalog.js';
+
+const run = promisify(execFile);
+
+t.test('a smoke run of the harness starts, loads and stops its servers, and writes its results', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'mirrorgate-bench-'));
+  const out = join(dir, 'latest.json');
+  const { stdout } = await run(process.execPath, [join(PACKAGE_ROOT, 'dist/bench/run.js'), '--quick', '--files', '300', '--seconds', '1',
+    '--connections', '8', '--out', out, '--work', join(dir, 'work')], { timeout: 120_000, maxBuffer: 1 << 24 });
+  t.match(stdout, /full pipeline \(300 files, 50 mirrors\) vs bare Fastify/);
+  const result = JSON.parse(readFileSync(out, 'utf8'));
+  t.match(result, {
+    params: { files: 300 },
+    results: { fullPipeline: { a: { requests: Number, errors: 0 }, b: { requests: Number, errors: 0 }, rpsRatio: Number } },
+  });
+  t.ok(result.results.fullPipeline.a.requests > 0, 'mirrorgate answered');
+  t.ok(result.results.fullPipeline.b.requests > 0, 'bare Fastify answered');
+  const { stdout: ps } = await run('ps', ['-eo', 'args']);
+  t.notMatch(ps, new RegExp(`${dir.replace(/[/.]/g, '\\$&')}.*serve`), 'no server left running');
+});
+
+t.test('a generated catalog of 100,000 files loads from SQLite and answers lookups correctly', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'mirrorgate-catalog-'));
+  const root = join(dir, 'repo');
+  const paths = generateRepository(root, 100_000);
+  const { db } = openDb(join(dir, 'catalog.db'));
+  t.teardown(() => db.close());
+  const report = await new Catalog(db).scan(root);
+  t.equal(report.files, 100_001, 'every generated file and the README');
+  const catalog = new Catalog(db);
+  catalog.load();
+  t.equal(catalog.size, 100_001);
+  for (const i of [0, 1, 996, 997, 50_000, 99_999]) {
+    const path = paths[i] as string;
+    t.match(catalog.lookup(path), { path, size: 65536 + (i % 4096) * 4096 }, path);
+  }
+  t.equal(catalog.lookup('pool/main/none.deb'), undefined);
+  t.equal(catalog.lookup(`${paths[5]}x`), undefined);
+});
