@@ -46,7 +46,10 @@ interface Measured extends LoadResult {
 async function main(): Promise<void> {
   mkdirSync(WORK, { recursive: true });
   const tool = (await hasWrk()) ? 'wrk' : 'autocannon';
-  console.log(`mirrorgate bench: ${FILES} files, ${SECONDS}s × ${ROUNDS} rounds, ${CONNECTIONS} connections, load by ${tool}, ${cpus().length} cores`);
+  // Servers on core 0 and wrk on core 1 when the machine allows: a steadier comparison.
+  const pin = cpus().length >= 2 && tool === 'wrk' && (await exec('taskset', ['-c', '0', 'true']).then(() => true, () => false));
+  const serverCpu = pin ? 0 : undefined;
+  console.log(`mirrorgate bench: ${FILES} files, ${SECONDS}s × ${ROUNDS} rounds, ${CONNECTIONS} connections, load by ${tool}, ${cpus().length} cores${pin ? ', servers pinned to core 0 and the load to core 1' : ''}`);
   const repository = join(WORK, `repo-${FILES}`);
   const generated = Date.now();
   const paths = generateRepository(repository, FILES);
@@ -56,7 +59,7 @@ async function main(): Promise<void> {
   writeFileSync(pathsFile, `${paths.filter((_, i) => i % Math.max(1, Math.floor(paths.length / 10_000)) === 0).slice(0, 10_000).map((p) => `/${p}`).join('\n')}\n`);
   const ipsFile = join(WORK, 'ips.txt');
   writeFileSync(ipsFile, `${clientAddresses(2000).join('\n')}\n`);
-  const load = (url: string, seconds = SECONDS) => loadWith(tool, url, { seconds, connections: CONNECTIONS, pathsFile, ipsFile });
+  const load = (url: string, seconds = SECONDS) => loadWith(tool, url, { seconds, connections: CONNECTIONS, pathsFile, ipsFile, cpu: pin ? 1 : undefined });
 
   const stubs: MirrorServer[] = [];
   // 500 for the probing comparison; the quick smoke run needs only the 50 of the main pipeline.
@@ -88,12 +91,13 @@ async function main(): Promise<void> {
 
     const start = async (name: string, configFile: string, extra: string[] = []) => {
       const started = Date.now();
-      const server = await startProcess(name, [BIN, 'serve', '--config', configFile, '--db', db(name), '--port', '0', '--log-level', 'info', ...extra], LISTENING);
+      const cpu = extra.includes('--workers') ? undefined : serverCpu; // workers get every core
+      const server = await startProcess(name, [BIN, 'serve', '--config', configFile, '--db', db(name), '--port', '0', '--log-level', 'info', ...extra], LISTENING, cpu);
       servers.push(server);
       return { server, startMs: Date.now() - started };
     };
     const main = await start('full', config('full', 50));
-    const bare = await startProcess('bare', [join(PACKAGE_ROOT, 'dist/bench/bare-fastify.js')], /listening (http:\/\/[\d.:]+)/);
+    const bare = await startProcess('bare', [join(PACKAGE_ROOT, 'dist/bench/bare-fastify.js')], /listening (http:\/\/[\d.:]+)/, serverCpu);
     servers.push(bare);
     await firstRedirect(main.server.url, paths[0] as string);
 
@@ -176,7 +180,7 @@ async function main(): Promise<void> {
   const out = {
     date: new Date().toISOString(),
     machine: { cores: cpus().length, cpu: cpus()[0]?.model, node: process.version },
-    params: { files: FILES, seconds: SECONDS, rounds: ROUNDS, connections: CONNECTIONS, tool },
+    params: { files: FILES, seconds: SECONDS, rounds: ROUNDS, connections: CONNECTIONS, tool, pinned: pin },
     results,
   };
   mkdirSync(dirname(OUT), { recursive: true });

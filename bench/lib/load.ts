@@ -22,6 +22,8 @@ export interface LoadOptions {
   readonly connections: number;
   readonly pathsFile: string;
   readonly ipsFile: string;
+  /** Pin the load generator to this core (taskset). */
+  readonly cpu?: number;
 }
 
 export async function hasWrk(): Promise<boolean> {
@@ -39,7 +41,9 @@ export async function loadWith(tool: 'wrk' | 'autocannon', url: string, o: LoadO
 
 async function wrk(url: string, o: LoadOptions): Promise<LoadResult> {
   const script = join(PACKAGE_ROOT, 'bench/load.lua');
-  const { stdout } = await run('wrk', ['-t1', `-c${o.connections}`, `-d${o.seconds}s`, '--latency', '-s', script, url], {
+  const argv = ['-t1', `-c${o.connections}`, `-d${o.seconds}s`, '--latency', '-s', script, url];
+  const [command, args] = o.cpu === undefined ? ['wrk', argv] : ['taskset', ['-c', String(o.cpu), 'wrk', ...argv]];
+  const { stdout } = await run(command, args, {
     env: { ...process.env, BENCH_PATHS: o.pathsFile, BENCH_IPS: o.ipsFile },
     maxBuffer: 10 * 1024 * 1024,
   });

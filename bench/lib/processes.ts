@@ -10,9 +10,14 @@ export interface Server {
   stop(): Promise<void>;
 }
 
-/** Spawns a server and waits for `pattern` (group 1 = its URL) on its output. */
-export async function startProcess(name: string, args: string[], pattern: RegExp, timeoutMs = 120_000): Promise<Server> {
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * Spawns a server and waits for `pattern` (group 1 = its URL) on its output. With `cpu`, the server is
+ * pinned to that core (taskset), so it and the load generator do not trade places between rounds.
+ */
+export async function startProcess(name: string, args: string[], pattern: RegExp, cpu?: number, timeoutMs = 300_000): Promise<Server> {
+  const child = cpu === undefined
+    ? spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+    : spawn('taskset', ['-c', String(cpu), process.execPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${name} did not start in time:\n${output.slice(-2000)}`)), timeoutMs);
