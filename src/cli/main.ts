@@ -33,6 +33,10 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
     io.stderr(`mirrorgate: unknown command "${name}"\n\n${usage()}`);
     return 2;
   }
+  if (args.includes('--help') || args.includes('-h')) {
+    io.stdout(command.help);
+    return 0;
+  }
   try {
     return await command.run(args, io);
   } catch (err) {

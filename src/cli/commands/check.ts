@@ -14,10 +14,6 @@ Exit status: 0 when valid (warnings are printed but do not fail), 1 when not.
 `,
   async run(args, io) {
     const { values } = parseFlags(args, {});
-    if (values.help) {
-      io.stdout(this.help);
-      return 0;
-    }
     const { config: file } = resolveSettings(values, io.env);
     let result;
     try {

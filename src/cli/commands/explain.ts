@@ -30,10 +30,6 @@ GET /_mirrorgate/explain?path=PATH&ip=ADDR.
     const { values, positionals } = parseFlags(args, {
       ip: { type: 'string' }, https: { type: 'boolean' }, avoid: { type: 'string' }, json: { type: 'boolean' },
     }, 1);
-    if (values.help) {
-      io.stdout(this.help);
-      return 0;
-    }
     const settings = resolveSettings(values, io.env);
     const [rawPath] = positionals;
     if (rawPath === undefined) throw new errors.MG_ERR_CLI_USAGE('PATH is required (see --help)');

@@ -14,10 +14,6 @@ Refuses a database written by a newer mirrorgate.
 `,
   async run(args, io) {
     const { values } = parseFlags(args, {});
-    if (values.help) {
-      io.stdout(this.help);
-      return 0;
-    }
     const { db: file } = resolveSettings(values, io.env);
     const { db, migrations } = openDb(file);
     db.close();

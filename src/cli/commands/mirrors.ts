@@ -18,10 +18,6 @@ running server's prober last stored; --events N also lists the last N up/down tr
 `,
   async run(args, io) {
     const { values } = parseFlags(args, { json: { type: 'boolean' }, events: { type: 'string' } });
-    if (values.help) {
-      io.stdout(this.help);
-      return 0;
-    }
     const settings = resolveSettings(values, io.env);
     const config = loadConfigOrThrow(settings.config);
     const { db } = openDb(settings.db);

@@ -17,10 +17,6 @@ every file whose size or mtime changed (otherwise the server does that in the ba
 `,
   async run(args, io) {
     const { values } = parseFlags(args, { hash: { type: 'boolean' } });
-    if (values.help) {
-      io.stdout(this.help);
-      return 0;
-    }
     const settings = resolveSettings(values, io.env);
     const config = loadConfigOrThrow(settings.config);
     const { db } = openDb(settings.db);

@@ -27,10 +27,6 @@ Options (environment variable in brackets):
     const { values } = parseFlags(args, {
       host: { type: 'string' }, port: { type: 'string' }, 'log-level': { type: 'string' }, workers: { type: 'string' },
     });
-    if (values.help) {
-      io.stdout(this.help);
-      return 0;
-    }
     const settings = resolveSettings({ ...values, logLevel: values['log-level'] }, io.env);
     const workers = parseWorkers(values.workers ?? io.env.MIRRORGATE_WORKERS ?? '1');
     const running = workers > 1 ? await startCluster(settings, workers) : await startServer(settings);

@@ -20,10 +20,6 @@ answered from the hourly roll-ups. Configured mirrors with no traffic are listed
 `,
   async run(args, io) {
     const { values } = parseFlags(args, { since: { type: 'string' }, json: { type: 'boolean' } });
-    if (values.help) {
-      io.stdout(this.help);
-      return 0;
-    }
     const settings = resolveSettings(values, io.env);
     const spanMs = parseDuration(values.since ?? '1h', '--since');
     const config = tryConfig(settings.config);
