@@ -1,4 +1,4 @@
-// npm run bench [-- --files N --seconds S --rounds R --connections C --quick --out FILE --work DIR]
+// npm run bench [-- --files N --seconds S --rounds R --connections C --quick --tool wrk|autocannon --out FILE --work DIR]
 //
 // Starts mirrorgate with its full pipeline (generated catalog, 50 mirrors over five continents,
 // locality, probing against loopback stub mirrors, counters, rate limiting) and a bare Fastify redirect
@@ -27,6 +27,7 @@ const { values: args } = parseArgs({
     connections: { type: 'string', default: '64' },
     quick: { type: 'boolean', default: false },
     out: { type: 'string' },
+    tool: { type: 'string' },
     work: { type: 'string' },
   },
 });
@@ -45,7 +46,7 @@ interface Measured extends LoadResult {
 
 async function main(): Promise<void> {
   mkdirSync(WORK, { recursive: true });
-  const tool = (await hasWrk()) ? 'wrk' : 'autocannon';
+  const tool = args.tool === 'autocannon' || args.tool === 'wrk' ? args.tool : (await hasWrk()) ? 'wrk' : 'autocannon';
   // Servers on core 0 and wrk on core 1 when the machine allows: a steadier comparison.
   const pin = cpus().length >= 2 && tool === 'wrk' && (await exec('taskset', ['-c', '0', 'true']).then(() => true, () => false));
   const serverCpu = pin ? 0 : undefined;

@@ -7,20 +7,23 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { PACKAGE_ROOT } from '../../src/paths.js';
 import { generateRepository } from '../../bench/lib/fixtures.js';
+import { hasWrk } from '../../bench/lib/load.js';
 import { openDb } from '../../src/db/open.js';
 import { Catalog } from '../../src/catalog/catalog.js';
 
 const run = promisify(execFile);
 
-t.test('a smoke run of the harness starts, loads and stops its servers, and writes its results', async (t) => {
+const tools = ['autocannon', ...(await hasWrk() ? ['wrk'] : [])];
+
+for (const tool of tools) t.test(`a smoke run of the harness (${tool}) starts, loads and stops its servers, and writes its results`, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'mirrorgate-bench-'));
   const out = join(dir, 'latest.json');
   const { stdout } = await run(process.execPath, [join(PACKAGE_ROOT, 'dist/bench/run.js'), '--quick', '--files', '300', '--seconds', '1',
-    '--connections', '8', '--out', out, '--work', join(dir, 'work')], { timeout: 120_000, maxBuffer: 1 << 24 });
+    '--connections', '8', '--tool', tool, '--out', out, '--work', join(dir, 'work')], { timeout: 120_000, maxBuffer: 1 << 24 });
   t.match(stdout, /full pipeline \(300 files, 50 mirrors\) vs bare Fastify/);
   const result = JSON.parse(readFileSync(out, 'utf8'));
   t.match(result, {
-    params: { files: 300 },
+    params: { files: 300, tool },
     results: { fullPipeline: { a: { requests: Number, errors: 0 }, b: { requests: Number, errors: 0 }, rpsRatio: Number } },
   });
   t.ok(result.results.fullPipeline.a.requests > 0, 'mirrorgate answered');
