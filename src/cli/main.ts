@@ -44,6 +44,11 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
       io.stderr(`mirrorgate ${name}: ${err.message}\n`);
       return err.code === 'MG_ERR_CLI_USAGE' ? 2 : 1;
     }
+    const { code, address, port } = err as { code?: string; address?: string; port?: number };
+    if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
+      io.stderr(`mirrorgate ${name}: cannot listen on ${address ?? '?'}:${port ?? '?'} (${code}); choose another --host/--port\n`);
+      return 1;
+    }
     io.stderr(`mirrorgate ${name}: ${(err as Error).stack ?? String(err)}\n`);
     return 1;
   }

@@ -100,3 +100,15 @@ t.test('explain prints the ranked candidates and the excluded mirrors with reaso
   t.match(await cli(['explain', 'missing.iso', ...flags]), { code: 1, stderr: /not in the catalog/ });
   t.match(await cli(['explain', 'x', '--ip', 'nope', ...flags]), { code: 2, stderr: /not an IP address/ });
 });
+
+t.test('serve on a port that is taken says so and exits 1', async (t) => {
+  const { createServer } = await import('node:net');
+  const blocker = createServer();
+  await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => blocker.close(() => resolve())));
+  const port = (blocker.address() as { port: number }).port;
+  const fx = makeFixture(t);
+  const r = await cli(['serve', '--port', String(port), '--config', fx.configPath, '--db', fx.dbPath, '--log-level', 'silent']);
+  t.equal(r.code, 1);
+  t.match(r.stderr, new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port} \\(EADDRINUSE\\)`));
+});
