@@ -84,9 +84,9 @@ export class Catalog {
   }
 
   /** Walks the repository (in a worker thread) and makes memory and the db match it, in one transaction. */
-  async scan(root: string): Promise<ScanReport> {
+  async scan(root: string, signal?: AbortSignal): Promise<ScanReport> {
     const started = performance.now();
-    const scanned = await scanRepository(root);
+    const scanned = await scanRepository(root, signal);
     return { ...this.apply(scanned), ms: Math.round(performance.now() - started) };
   }
 

@@ -4,13 +4,27 @@ import type { ScanColumns } from './scan-worker.js';
 
 export type { ScanColumns } from './scan-worker.js';
 
-export function scanRepository(root: string): Promise<ScanColumns> {
+/** `signal` ends the walk at once (shutdown must not wait for a million stats). */
+export function scanRepository(root: string, signal?: AbortSignal): Promise<ScanColumns> {
   return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(Object.assign(new Error('scan aborted'), { code: 'ABORT_ERR' }));
+      return;
+    }
     // From src/ (the tests) the worker is TypeScript too; from dist/ it is JavaScript.
     const script = new URL(import.meta.url.endsWith('.ts') ? './scan-worker.ts' : './scan-worker.js', import.meta.url);
     const worker = new Worker(script, { workerData: { root } });
     let settled = false;
+    const onAbort = () => {
+      if (settled) return;
+      settled = true;
+      reject(Object.assign(new Error('scan aborted'), { code: 'ABORT_ERR' }));
+      void worker.terminate();
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    worker.once('exit', () => signal?.removeEventListener('abort', onAbort));
     worker.once('message', (msg: { ok: true; result: ScanColumns } | { ok: false; message: string; code?: string }) => {
+      if (settled) return;
       settled = true;
       if (msg.ok) resolve(msg.result);
       else reject(Object.assign(new Error(msg.message), { code: msg.code }));

@@ -64,6 +64,7 @@ export class Runtime implements SelectionContext {
   private readonly loops: Loop[] = [];
   private readonly watcher: ConfigWatcher | undefined;
   private scanning: Promise<ScanReport> | undefined;
+  private readonly stopScan = new AbortController();
   private closed = false;
   private readonly probeStore: ProbeStore;
   private evidenceWatermark = 0;
@@ -158,7 +159,7 @@ export class Runtime implements SelectionContext {
     }
     if (this.scanning) return this.scanning;
     const root = this.config.repository;
-    this.scanning = this.catalog.scan(root)
+    this.scanning = this.catalog.scan(root, this.stopScan.signal)
       .then((report) => {
         writeMeta(this.db, 'catalog_root', root);
         this.log.info({ ...report, repository: root }, 'catalog scanned');
@@ -166,7 +167,9 @@ export class Runtime implements SelectionContext {
         return report;
       })
       .catch((err: unknown) => {
-        this.log.warn({ repository: root, err: (err as Error).message }, 'cannot scan repository; keeping the previous catalog');
+        if (!this.stopScan.signal.aborted) {
+          this.log.warn({ repository: root, err: (err as Error).message }, 'cannot scan repository; keeping the previous catalog');
+        }
         throw err;
       })
       .finally(() => {
@@ -190,6 +193,7 @@ export class Runtime implements SelectionContext {
     if (this.closed) return;
     this.closed = true;
     this.watcher?.stop();
+    this.stopScan.abort();
     await Promise.all(this.loops.map((l) => l.stop()));
     await this.prober.stop();
     await this.hasher.stop();

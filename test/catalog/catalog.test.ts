@@ -82,3 +82,16 @@ t.test('a missing repository is an error, and the catalog keeps what it had', as
   t.ok(catalog.lookup('a.iso'));
   t.ok(readMeta(db, 'catalog_version'));
 });
+
+t.test('an aborted scan ends at once and changes nothing', async (t) => {
+  const fx = makeFixture(t, { files: Object.fromEntries(Array.from({ length: 3000 }, (_, i) => [`d${i % 30}/f${i}.iso`, 10])) });
+  const { db } = openDb(fx.dbPath);
+  t.teardown(() => db.close());
+  const catalog = new Catalog(db);
+  const stop = new AbortController();
+  const scanning = catalog.scan(fx.repository, stop.signal);
+  stop.abort();
+  await t.rejects(scanning, { code: 'ABORT_ERR' });
+  t.equal(catalog.size, 0);
+  await t.rejects(catalog.scan(fx.repository, stop.signal), { code: 'ABORT_ERR' }, 'an already aborted signal does not start a walk');
+});
