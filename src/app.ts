@@ -28,6 +28,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     routerOptions: { maxParamLength: 4096 },
     // No per-request log lines on the hot path; counters and metrics say what happened.
     logController: new LogController({ disableRequestLogging: true }),
+    // No per-request child logger either: creating one costs about 8% of a redirect, and the hot path
+    // logs nothing (errors still reach the log, without a request id).
+    childLoggerFactory: (logger) => logger,
     return503OnClosing: true,
   });
   const runtime = await Runtime.start({ ...options, log: app.log.child({ component: 'runtime' }) as Log });
