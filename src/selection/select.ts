@@ -62,6 +62,10 @@ export function selectMirror(input: SelectionInput): Selection {
   const candidates: PlannedMirror[] = [];
   let start = 0;
   for (const group of plan.groups) {
+    if (group.end - start > LAZY_GROUP && (input.scheduler ?? 'weighted') === 'weighted') {
+      const lazy = lazyRendezvous(plan.members, group.end, input);
+      if (lazy.best !== undefined) return { chosen: lazy.best.mirror, tier: group.tier, excluded: [...plan.restricted, ...lazy.excluded] };
+    }
     for (let i = start; i < group.end; i++) {
       const planned = plan.members[i] as PlannedMirror;
       const reason = reasonToSkip(planned.mirror, input);
@@ -77,6 +81,63 @@ export function selectMirror(input: SelectionInput): Selection {
   const last = plan.groups.at(-1);
   const fallback = candidates.length > 0 ? pick(candidates, input, true) : undefined;
   return { chosen: fallback?.mirror, tier: fallback === undefined ? undefined : last?.tier, excluded: excluded ?? plan.restricted };
+}
+
+/** Groups larger than this are searched lazily (below): the answer is the same, the work much less. */
+const LAZY_GROUP = 24;
+
+/**
+ * Weighted rendezvous over members[0 .. end) that checks a mirror's state only when it could still win.
+ * A mirror's true score is its base score -ln(u)/weight divided by its headroom (≤ 1), so it is never
+ * below the base score: visiting mirrors in order of base score, the search can stop as soon as the
+ * next base score is no better than the best true score found. The winner is exactly the one the full
+ * scan picks, but a group of 500 mirrors costs a few state checks instead of 500. Mirrors visited and
+ * found unavailable are reported as excluded. IPv6 clients search the IPv6 mirrors first.
+ */
+function lazyRendezvous(members: readonly PlannedMirror[], end: number, input: SelectionInput): { best: PlannedMirror | undefined; excluded: Exclusion[] } {
+  const excluded: Exclusion[] = [];
+  const checked = new Set<PlannedMirror>();
+  const passes = input.ipv6 ? [true, false] : [false];
+  for (const v6Only of passes) {
+    const base = new Float64Array(end);
+    for (let i = 0; i < end; i++) {
+      const m = members[i] as PlannedMirror;
+      base[i] = v6Only && !m.mirror.ipv6 ? Infinity : -Math.log(unitFor(input.key, m.seed)) / m.mirror.weight;
+    }
+    const original = base.slice();
+    let best: PlannedMirror | undefined;
+    let bestScore = Infinity;
+    for (;;) {
+      let at = -1;
+      let low = Infinity;
+      for (let i = 0; i < end; i++) {
+        if ((base[i] as number) < low) {
+          low = base[i] as number;
+          at = i;
+        }
+      }
+      if (at === -1 || low >= bestScore) break;
+      base[at] = Infinity;
+      const m = members[at] as PlannedMirror;
+      const reason = reasonToSkip(m.mirror, input);
+      if (reason !== undefined) {
+        if (!checked.has(m)) excluded.push({ mirror: m.mirror, reason });
+        checked.add(m);
+        continue;
+      }
+      const room = headroomOf(m.mirror, input);
+      if (room <= 0) continue;
+      const score = (original[at] as number) / room;
+      if (score < bestScore) {
+        bestScore = score;
+        best = m;
+      }
+    }
+    if (best !== undefined) return { best, excluded };
+    // An IPv6 client whose IPv6 mirrors are all unavailable: any mirror will do (the full rule).
+    if (v6Only && members.slice(0, end).some((m) => m.mirror.ipv6 && reasonToSkip(m.mirror, input) === undefined)) break;
+  }
+  return { best: undefined, excluded };
 }
 
 export function reasonToSkip(mirror: Mirror, input: SelectionInput): ExclusionReason | undefined {

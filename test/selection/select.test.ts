@@ -1,7 +1,7 @@
 import t from 'tap';
 import { selectMirror, type SelectionInput } from '../../src/selection/select.js';
 import { planFor } from '../../src/selection/plan.js';
-import { requestKey } from '../../src/selection/hash.js';
+import { requestKey, unitFor, hashString } from '../../src/selection/hash.js';
 import { NOWHERE, type Location } from '../../src/geo/records.js';
 import type { Mirror } from '../../src/config/load.js';
 import { seeded } from '../helper.js';
@@ -163,4 +163,39 @@ t.test('a saturated group widens to the next tier; all saturated picks the least
   t.match(select(mirrors, LONDON, { state, file }), { chosen: { name: 'us' }, tier: 'world' });
   load.set('us', 3);
   t.match(select(mirrors, LONDON, { state, file }), { chosen: { name: 'de' } }, 'all saturated: the least utilised, never a refusal');
+});
+
+t.test('a large group is searched lazily and picks exactly what the full rendezvous rule picks', async (t) => {
+  const mirrors = Array.from({ length: 120 }, (_, i) => mirror(`m${i}`, { weight: 50 + (i % 7) * 25, ipv6: i % 3 !== 0 }));
+  const down = new Set(mirrors.filter((_, i) => i % 5 === 0).map((m) => m.name));
+  const load = new Map(mirrors.map((m, i) => [m.name, (i % 11) / 10])); // 0 .. 1 (saturated)
+  const file = { path: 'a.iso', size: 1, mtimeMs: 0 };
+  const state = {
+    unavailable: (m: Mirror) => (down.has(m.name) ? 'down' as const : undefined),
+    utilisation: (m: Mirror) => load.get(m.name) ?? 0,
+  };
+  const plan = planFor(mirrors, NOWHERE);
+  const random = seeded(11);
+  for (let i = 0; i < 3000; i++) {
+    const key = Math.floor(random() * 4294967296);
+    for (const ipv6 of [false, true]) {
+      const got = selectMirror({ plan, key, https: false, ipv6, state, file }).chosen?.name;
+      const eligible = mirrors.filter((m) => !down.has(m.name) && (load.get(m.name) ?? 0) < 1);
+      const pool = ipv6 && mirrors.some((m) => !down.has(m.name) && m.ipv6) ? eligible.filter((m) => m.ipv6) : eligible;
+      let want: string | undefined;
+      let wantScore = Infinity;
+      for (const m of pool) {
+        const score = -Math.log(unitFor(key, hashString(m.name))) / (m.weight * (1 - (load.get(m.name) ?? 0)));
+        if (score < wantScore) {
+          wantScore = score;
+          want = m.name;
+        }
+      }
+      if (got !== want) {
+        t.fail(`key ${key} ipv6 ${ipv6}: got ${got}, the rule says ${want}`);
+        return;
+      }
+    }
+  }
+  t.pass('3000 keys × 2 address families agree');
 });
