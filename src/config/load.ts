@@ -2,7 +2,7 @@
 // then meaning (unique names, URLs, ISO codes, CIDRs). Every problem names its JSON path. Never exits.
 import { readFileSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { BlockList, isIP } from 'node:net';
+import { isIP } from 'node:net';
 import { Ajv, type ErrorObject } from 'ajv';
 import { ConfigSchema, type RawConfig, type RawMirror } from './schema.js';
 import { continentOf, isContinent, isCountry, type Continent } from './countries.js';
@@ -167,7 +167,7 @@ export function formatProblems(problems: readonly Problem[]): string {
   return problems.map((p) => `  ${p.path}: ${p.message}`).join('\n');
 }
 
-/** Parses "10.0.0.0/8", "::1/128" or a bare address into a BlockList entry; undefined when malformed. */
+/** Parses "10.0.0.0/8", "::1/128" or a bare address into its parts; undefined when malformed. */
 export function parseCidr(text: string): { address: string; prefix: number; family: 'ipv4' | 'ipv6' } | undefined {
   const [address = '', prefixText, extra] = text.split('/');
   const version = isIP(address);
@@ -176,15 +176,6 @@ export function parseCidr(text: string): { address: string; prefix: number; fami
   const prefix = prefixText === undefined ? max : Number(prefixText);
   if (!/^\d{1,3}$/.test(prefixText ?? String(max)) || prefix > max) return undefined;
   return { address, prefix, family: version === 4 ? 'ipv4' : 'ipv6' };
-}
-
-export function blockListOf(cidrs: readonly string[]): BlockList {
-  const list = new BlockList();
-  for (const text of cidrs) {
-    const cidr = parseCidr(text);
-    if (cidr) list.addSubnet(cidr.address, cidr.prefix, cidr.family);
-  }
-  return list;
 }
 
 function checkMirror(m: RawMirror, i: number, problems: Problem[]): Mirror {

@@ -1,7 +1,8 @@
 // Who is asking. The socket peer, unless the peer is a trusted proxy: then the right-most address in
 // Forwarded (RFC 7239) or X-Forwarded-For that is not itself a trusted proxy. Left-most is what a client
 // can forge, which is Mirrorbits' mistake (shared/PEERS.md). Never throws: garbage ends the walk.
-import { isIP, type BlockList } from 'node:net';
+import { isIP } from 'node:net';
+import type { TrustList } from './trust-list.js';
 
 export interface ClientInfo {
   /** Normalised IP (IPv4-mapped IPv6 unwrapped to IPv4); '' when the socket has no address. */
@@ -20,14 +21,14 @@ export interface ForwardingHeaders {
 /** More hops than any sane proxy chain; the walk stops there. */
 const MAX_HOPS = 16;
 
-export function resolveClient(peer: string | undefined, headers: ForwardingHeaders, trusted: BlockList, encrypted: boolean): ClientInfo {
+export function resolveClient(peer: string | undefined, headers: ForwardingHeaders, trusted: TrustList, encrypted: boolean): ClientInfo {
   let address = normalizeIp(peer ?? '');
   let https = encrypted;
-  if (address === '' || !isTrusted(address, trusted)) return info(address, https);
+  if (address === '' || !trusted.has(address)) return info(address, https);
   const xff = headers['x-forwarded-for'];
   // Hot path: one proxy hop that wrote one plain IPv4 client address.
   if (headers.forwarded === undefined && headers['x-forwarded-proto'] === undefined && typeof xff === 'string' && isPlainIpv4(xff)) {
-    return isTrusted(xff, trusted) ? info(xff, https) : { address: xff, family: 4, https };
+    return trusted.has(xff) ? info(xff, https) : { address: xff, family: 4, https };
   }
   const proto = lastValue(headers['x-forwarded-proto'])?.trim().toLowerCase();
   const forwarded = headerText(headers.forwarded);
@@ -42,7 +43,7 @@ export function resolveClient(peer: string | undefined, headers: ForwardingHeade
     const hop = normalizeIp(stripPort((hops[i] as string).trim()));
     if (hop === '') break;
     address = hop;
-    if (!isTrusted(hop, trusted)) break;
+    if (!trusted.has(hop)) break;
   }
   return info(address, https);
 }
@@ -75,27 +76,6 @@ export function normalizeIp(text: string): string {
   if (text.startsWith('::ffff:') && isIP(text.slice(7)) === 4) return text.slice(7);
   if (text.startsWith('::FFFF:') && isIP(text.slice(7)) === 4) return text.slice(7);
   return isIP(text) === 0 ? '' : text.toLowerCase();
-}
-
-/**
- * BlockList.check builds a SocketAddress per call, a visible cost per request; the same few addresses
- * (the proxies) are asked about again and again, so answers are remembered per list.
- */
-const trustCache = new WeakMap<BlockList, Map<string, boolean>>();
-
-function isTrusted(address: string, trusted: BlockList): boolean {
-  let cache = trustCache.get(trusted);
-  if (cache === undefined) {
-    cache = new Map();
-    trustCache.set(trusted, cache);
-  }
-  let answer = cache.get(address);
-  if (answer === undefined) {
-    answer = trusted.check(address, isIP(address) === 6 ? 'ipv6' : 'ipv4');
-    if (cache.size >= 10_000) cache.clear();
-    cache.set(address, answer);
-  }
-  return answer;
 }
 
 function info(address: string, https: boolean): ClientInfo {

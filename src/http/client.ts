@@ -2,7 +2,7 @@
 // the download route both need it.
 import type { TLSSocket } from 'node:tls';
 import type { FastifyRequest } from 'fastify';
-import type { BlockList } from 'node:net';
+import type { TrustList } from './trust-list.js';
 import { resolveClient, type ClientInfo } from './client-address.js';
 
 declare module 'fastify' {
@@ -11,7 +11,7 @@ declare module 'fastify' {
   }
 }
 
-export function clientOf(request: FastifyRequest, trusted: BlockList): ClientInfo {
+export function clientOf(request: FastifyRequest, trusted: TrustList): ClientInfo {
   if (request.mgClient === null) {
     const socket = request.raw.socket as Partial<TLSSocket>;
     request.mgClient = resolveClient(socket.remoteAddress, request.headers, trusted, socket.encrypted === true);

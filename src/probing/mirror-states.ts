@@ -71,10 +71,6 @@ export class MirrorStates implements SelectionState {
     return this.slots[mirror.index] ?? this.get(mirror.name);
   }
 
-  names(): IterableIterator<string> {
-    return this.states.keys();
-  }
-
   /** Hot path: a redirect to `mirror` of `bytes`. */
   recordSent(mirror: Mirror, bytes: number): void {
     const state = this.of(mirror);

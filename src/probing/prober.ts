@@ -73,11 +73,6 @@ export class Prober {
     await Promise.allSettled([...this.running]);
   }
 
-  /** Resolves when nothing is in flight (tests). */
-  async settled(): Promise<void> {
-    while (this.running.size > 0) await Promise.allSettled([...this.running]);
-  }
-
   private track(p: Promise<void>): void {
     const tracked = p.catch((err: unknown) => this.deps.log.error({ err: (err as Error).message }, 'probe failed unexpectedly'))
       .finally(() => this.running.delete(tracked));

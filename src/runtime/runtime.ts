@@ -1,15 +1,15 @@
 // The composition root of a running mirrorgate, free of Fastify: the database, the current config, the
 // catalog, the counters and the background loops that keep them fresh. The HTTP layer reads from it; the
 // CLI's offline commands use the same pieces directly.
-import type { BlockList } from 'node:net';
 import { openDb, readMeta, writeMeta, type Db } from '../db/open.js';
-import { blockListOf, formatProblems, loadConfigFile, loadConfigOrThrow, type Config, type ConfigResult, type Mirror } from '../config/load.js';
+import { formatProblems, loadConfigFile, loadConfigOrThrow, type Config, type ConfigResult, type Mirror } from '../config/load.js';
 import { Catalog, type ScanReport } from '../catalog/catalog.js';
 import { Hasher } from '../catalog/hasher.js';
 import { Counters, FALLBACK, LOCAL } from '../counters/counters.js';
 import { CounterStore } from '../counters/store.js';
 import { ConfigWatcher } from './config-watcher.js';
 import { Loop } from './loop.js';
+import { TrustList } from '../http/trust-list.js';
 import { Locality } from './locality.js';
 import { volatileMatcher } from '../catalog/volatile.js';
 import { MirrorStates } from '../probing/mirror-states.js';
@@ -49,8 +49,8 @@ const PROBE_SYNC_MS = 500;
 
 export class Runtime implements SelectionContext {
   config: Config;
-  /** trustProxy as a BlockList, rebuilt with each config. */
-  trusted: BlockList;
+  /** trustProxy as a matcher, rebuilt with each config. */
+  trusted: TrustList;
   readonly catalog: Catalog;
   readonly counters: Counters;
   readonly locality: Locality;
@@ -71,7 +71,7 @@ export class Runtime implements SelectionContext {
 
   private constructor(readonly db: Db, config: Config, private readonly options: RuntimeOptions, readonly log: Log) {
     this.config = config;
-    this.trusted = blockListOf(config.trustProxy);
+    this.trusted = new TrustList(config.trustProxy);
     this.catalog = new Catalog(db);
     this.counters = new Counters(options.now);
     this.locality = new Locality(log.child({ component: 'geoip' }));
@@ -135,7 +135,7 @@ export class Runtime implements SelectionContext {
     }
     const previous = this.config;
     this.config = result.config;
-    this.trusted = blockListOf(result.config.trustProxy);
+    this.trusted = new TrustList(result.config.trustProxy);
     this.locality.configure(result.config);
     void this.locality.refresh();
     this.isVolatile = volatileMatcher(result.config.volatile);
@@ -233,11 +233,6 @@ export class Runtime implements SelectionContext {
       this.states.get(mirror).evidence.set(path, evidence);
       if (evidence.checkedAt > this.evidenceWatermark) this.evidenceWatermark = evidence.checkedAt;
     }
-  }
-
-  /** Resolves once the background hasher has nothing left to do (tests, `mirrorgate scan`). */
-  hashed(): Promise<void> {
-    return this.hasher.idle();
   }
 
   private startLoops(): void {

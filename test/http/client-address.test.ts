@@ -1,8 +1,8 @@
 import t from 'tap';
 import { resolveClient } from '../../src/http/client-address.js';
-import { blockListOf } from '../../src/config/load.js';
+import { TrustList } from '../../src/http/trust-list.js';
 
-const trusted = blockListOf(['127.0.0.1/32', '::1/128', '10.0.0.0/8']);
+const trusted = new TrustList(['127.0.0.1/32', '::1/128', '10.0.0.0/8']);
 
 const cases: [string, string, Record<string, string>, string, boolean?][] = [
   ['no proxy: the peer', '203.0.113.9', {}, '203.0.113.9'],
