@@ -1,7 +1,9 @@
 // Process entry for `mirrorgate serve`: logger, listen, signals, graceful close. SIGTERM/SIGINT close
 // (in-flight requests finish, counters are flushed); SIGHUP re-reads mirrors.json and rescans.
 import type { FastifyInstance } from 'fastify';
+import { pino } from 'pino';
 import { buildApp } from './app.js';
+import type { Log } from './log.js';
 import type { Settings } from './settings.js';
 import type { RuntimeOptions } from './runtime/runtime.js';
 
@@ -17,12 +19,8 @@ export async function startServer(
   settings: Settings,
   cluster: Pick<RuntimeOptions, 'role' | 'workers' | 'requestCheck'> = {},
 ): Promise<RunningServer> {
-  const app = await buildApp({
-    configPath: settings.config,
-    dbPath: settings.db,
-    logger: { level: settings.logLevel },
-    ...cluster,
-  });
+  const log = pino({ level: settings.logLevel }) as unknown as Log;
+  const app = await buildApp({ configPath: settings.config, dbPath: settings.db, log, ...cluster });
   let closing: Promise<void> | undefined;
   let markClosed = () => {};
   const closed = new Promise<void>((resolve) => { markClosed = resolve; });
@@ -31,11 +29,11 @@ export async function startServer(
     markClosed();
   }));
   const onStop = (signal: string) => {
-    app.log.info({ signal }, 'shutting down');
+    log.info({ signal }, 'shutting down');
     void close();
   };
   const onHup = () => {
-    app.log.info({ signal: 'SIGHUP' }, 'reloading config and rescanning');
+    log.info({ signal: 'SIGHUP' }, 'reloading config and rescanning');
     app.mirrorgate.reload();
     app.mirrorgate.rescan().catch(() => undefined);
   };
@@ -48,6 +46,11 @@ export async function startServer(
   let url: string;
   try {
     url = await app.listen({ host: settings.host, port: settings.port });
+    for (const address of app.addresses()) {
+      if (typeof address === 'string') continue; // unix sockets: never configured
+      const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+      log.info({}, `Server listening at http://${host}:${address.port}`);
+    }
   } catch (err) {
     await close();
     throw err;

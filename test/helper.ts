@@ -5,6 +5,7 @@ import { dirname, join } from 'node:path';
 import type { Test } from 'tap';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../src/app.js';
+import type { Log } from '../src/log.js';
 
 export interface Fixture {
   readonly dir: string;
@@ -64,12 +65,13 @@ export function writeConfig(configPath: string, config: Record<string, unknown>)
 }
 
 /** An app on a fresh fixture (or the given one), closed when the test ends. */
-export async function build(t: Test, options: FixtureOptions & { fixture?: Fixture; random?: () => number } = {}) {
+export async function build(t: Test, options: FixtureOptions & { fixture?: Fixture; random?: () => number; log?: Log } = {}) {
   const fixture = options.fixture ?? makeFixture(t, options);
   const app: FastifyInstance = await buildApp({
     configPath: fixture.configPath,
     dbPath: fixture.dbPath,
     random: options.random,
+    log: options.log,
   });
   t.teardown(() => app.close());
   return { app, fixture };

@@ -2,6 +2,7 @@ import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { build, DEFAULT_MIRRORS } from '../helper.js';
+import type { Log } from '../../src/log.js';
 
 t.test('GET and HEAD of a large file: 302 to a configured mirror, not cacheable by shared caches', async (t) => {
   const { app } = await build(t);
@@ -119,4 +120,30 @@ t.test('rate limiting keys on the client address', async (t) => {
   for (let i = 0; i < 3; i++) t.equal((await from('198.51.100.1')).statusCode, 302);
   t.equal((await from('198.51.100.1')).statusCode, 429);
   t.equal((await from('198.51.100.2')).statusCode, 302, 'another client is not limited');
+});
+
+t.test('a failing handler answers 500 and its error reaches the log', async (t) => {
+  const lines: { obj: Record<string, unknown>; msg?: string }[] = [];
+  const log: Log = {
+    debug() {},
+    info() {},
+    warn() {},
+    error(obj, msg) {
+      lines.push({ obj: obj as Record<string, unknown>, msg });
+    },
+    child() {
+      return log;
+    },
+  };
+  const { app } = await build(t, { log });
+  app.get('/_mirrorgate/boom', () => {
+    throw new Error('boom');
+  });
+  const res = await app.inject({ url: '/_mirrorgate/boom' });
+  t.equal(res.statusCode, 500);
+  t.equal(res.json().message, 'boom', "Fastify's usual error body");
+  const logged = lines.find((l) => l.msg === 'request failed');
+  t.ok(logged, 'logged once, as request failed');
+  t.equal(logged?.obj.url, '/_mirrorgate/boom');
+  t.equal((logged?.obj.err as Error).message, 'boom');
 });

@@ -1,0 +1,134 @@
+// npm run bench:profile [-- --files N --seconds S --mirrors M --config JSON --bare]
+//
+// Runs mirrorgate's full bench pipeline under `node --cpu-prof` while wrk (or autocannon) loads it,
+// then prints where the CPU went: self time by function and by source file. The .cpuprofile file is
+// kept for Chrome DevTools. This is how the targets in bench/run.ts are chased; it measures nothing
+// that the bench itself reports.
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { PACKAGE_ROOT } from '../src/paths.js';
+import { startMirrorServer, type MirrorServer } from '../src/demo/mirror-server.js';
+import { clientAddresses, generateRepository, mirrorsFor } from './lib/fixtures.js';
+import { startProcess } from './lib/processes.js';
+import { hasWrk, loadWith } from './lib/load.js';
+
+const { values: args } = parseArgs({
+  options: {
+    files: { type: 'string', default: '10000' },
+    seconds: { type: 'string', default: '10' },
+    mirrors: { type: 'string', default: '50' },
+    connections: { type: 'string', default: '64' },
+    work: { type: 'string' },
+    bare: { type: 'boolean', default: false },
+    /** JSON merged over the bench config, e.g. '{"geoip":{"enabled":false}}': profile a variant. */
+    config: { type: 'string', default: '{}' },
+    'summary-only': { type: 'string' },
+    requests: { type: 'string', default: '1' },
+  },
+});
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  children?: number[];
+}
+interface Profile {
+  nodes: ProfileNode[];
+  samples: number[];
+  timeDeltas: number[];
+}
+
+/** Self time per function and per file, as shares of all samples. */
+export function summarize(profile: Profile, requests: number, windowUs = Infinity, top = 40): string {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const selfUs = new Map<number, number>();
+  // Only the last windowUs of the profile: the load, not start-up.
+  const total = profile.timeDeltas.reduce((a, b) => a + b, 0);
+  let t = 0;
+  profile.samples.forEach((id, i) => {
+    const dt = profile.timeDeltas[i] ?? 0;
+    t += dt;
+    if (t >= total - windowUs) selfUs.set(id, (selfUs.get(id) ?? 0) + dt);
+  });
+  let idle = 0;
+  const byFunction = new Map<string, number>();
+  const byFile = new Map<string, number>();
+  for (const [id, us] of selfUs) {
+    const frame = (byId.get(id) as ProfileNode).callFrame;
+    if (frame.functionName === '(idle)') {
+      idle += us;
+      continue;
+    }
+    const file = shortUrl(frame.url);
+    const fn = `${frame.functionName || '(anonymous)'} ${file}${frame.url ? `:${frame.lineNumber + 1}` : ''}`;
+    byFunction.set(fn, (byFunction.get(fn) ?? 0) + us);
+    byFile.set(file, (byFile.get(file) ?? 0) + us);
+  }
+  const busy = [...byFile.values()].reduce((a, b) => a + b, 0);
+  const table = (m: Map<string, number>, n: number) => [...m].sort((a, b) => b[1] - a[1]).slice(0, n)
+    .map(([k, us]) => `${(us / requests).toFixed(2).padStart(6)} µs ${((100 * us) / busy).toFixed(1).padStart(5)}%  ${k}`).join('\n');
+  return `busy ${(busy / requests).toFixed(2)} µs per request (${requests} requests; idle ${(idle / 1e6).toFixed(1)} s)\n\n`
+    + `self time per request, by function (top ${top}):\n${table(byFunction, top)}\n\nby file:\n${table(byFile, 30)}`;
+}
+
+function shortUrl(url: string): string {
+  if (url === '') return '(native)';
+  const nm = url.lastIndexOf('node_modules/');
+  if (nm >= 0) return url.slice(nm + 'node_modules/'.length);
+  const root = url.indexOf(PACKAGE_ROOT);
+  return root >= 0 ? url.slice(root + PACKAGE_ROOT.length + 1) : url.replace(/^file:\/\//, '');
+}
+
+async function main(): Promise<void> {
+  if (args['summary-only'] !== undefined) {
+    console.log(summarize(JSON.parse(readFileSync(args['summary-only'], 'utf8')) as Profile, Number(args.requests)));
+    return;
+  }
+  const files = Number(args.files);
+  const work = args.work ?? join(PACKAGE_ROOT, 'bench/.work');
+  const profDir = join(work, 'profiles');
+  rmSync(profDir, { recursive: true, force: true });
+  mkdirSync(profDir, { recursive: true });
+  const repository = join(work, `repo-${files}`);
+  const paths = generateRepository(repository, files);
+  writeFileSync(join(repository, 'TIMESTAMP'), `${Math.floor(Date.now() / 1000) + 1}\n`);
+  const pathsFile = join(work, 'paths.txt');
+  writeFileSync(pathsFile, `${paths.filter((_, i) => i % Math.max(1, Math.floor(paths.length / 10_000)) === 0).slice(0, 10_000).map((p) => `/${p}`).join('\n')}\n`);
+  const ipsFile = join(work, 'ips.txt');
+  writeFileSync(ipsFile, `${clientAddresses(2000).join('\n')}\n`);
+  const stubs: MirrorServer[] = [];
+  for (let i = 0; i < Number(args.mirrors); i++) stubs.push(await startMirrorServer(repository));
+  const configFile = join(work, 'profile.json');
+  writeFileSync(configFile, JSON.stringify({
+    repository,
+    rateLimit: { enabled: true, max: 1_000_000_000, windowSeconds: 60 },
+    catalog: { rescanSeconds: 0, hashConcurrency: 0 },
+    probe: { enabled: true, intervalSeconds: 30 },
+    mirrors: mirrorsFor(stubs.map((s) => s.url), { timestampFile: 'TIMESTAMP' }),
+    ...JSON.parse(args.config) as object,
+  }));
+  const tool = (await hasWrk()) ? 'wrk' : 'autocannon';
+  const server = args.bare
+    ? await startProcess('bare', ['--cpu-prof', '--cpu-prof-dir', profDir, join(PACKAGE_ROOT, 'dist/bench/bare-fastify.js')], /listening (http:\/\/[\d.:]+)/, 0)
+    : await startProcess('mirrorgate', [
+      '--cpu-prof', '--cpu-prof-dir', profDir,
+      join(PACKAGE_ROOT, 'dist/src/cli/bin.js'), 'serve', '--config', configFile, '--db', join(work, `profile-${files}.db`), '--port', '0',
+    ], /Server listening at (http:\/\/[\d.:]+)/, 0);
+  let requests = 0;
+  try {
+    await new Promise((r) => setTimeout(r, 3000)); // start-up scan and first probes
+    const result = await loadWith(tool, server.url, { seconds: Number(args.seconds), connections: Number(args.connections), pathsFile, ipsFile, cpu: 1 });
+    requests = result.requests;
+    console.log(`${tool}: ${result.rps.toFixed(0)} req/s, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, errors ${result.errors}`);
+  } finally {
+    await server.stop();
+    await Promise.all(stubs.map((s) => s.close()));
+  }
+  const file = readdirSync(profDir).find((f) => f.endsWith('.0.001.cpuprofile'));
+  if (file === undefined) throw new Error(`no profile written in ${profDir}`);
+  console.log(`${join(profDir, file)}\n`);
+  console.log(summarize(JSON.parse(readFileSync(join(profDir, file), 'utf8')) as Profile, requests, (Number(args.seconds) + 0.3) * 1e6));
+}
+
+await main();
