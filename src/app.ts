@@ -6,6 +6,7 @@ import { Runtime, type RuntimeOptions } from './runtime/runtime.js';
 import { downloadRoutes } from './routes/download.js';
 import { adminRoutes } from './routes/admin.js';
 import { clientOf } from './http/client.js';
+import { windowStore } from './http/rate-limit-store.js';
 import { PACKAGE_ROOT } from './paths.js';
 import { silentLog, type Log } from './log.js';
 
@@ -46,10 +47,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   await app.register(rateLimit, {
     global: true,
-    max: () => runtime.config.rateLimit.max,
-    timeWindow: runtime.config.rateLimit.windowSeconds * 1000,
+    // Read per request, so a reload applies at once; a disabled limiter allows everything. Every
+    // option given as a function costs the plugin an await per request, hence no allowList.
+    max: () => (runtime.config.rateLimit.enabled ? runtime.config.rateLimit.max : Infinity),
+    store: windowStore(() => runtime.config.rateLimit.windowSeconds * 1000),
     keyGenerator: (request) => clientOf(request, runtime.trusted).address,
-    allowList: () => !runtime.config.rateLimit.enabled,
     // The x-ratelimit-* headers on every answer cost more than a redirect's own work; a 429 still has them.
     addHeadersOnExceeding: { 'x-ratelimit-limit': false, 'x-ratelimit-remaining': false, 'x-ratelimit-reset': false },
   });

@@ -3,7 +3,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { normalizeRequestPath, encodePath } from '../catalog/request-path.js';
 import type { FileEntry } from '../catalog/catalog.js';
-import { selectMirror } from '../selection/select.js';
+import { chooseMirror } from '../selection/select.js';
 import { clientOf } from '../http/client.js';
 import { selectionInput } from '../runtime/selection-input.js';
 import { FALLBACK, LOCAL } from '../counters/counters.js';
@@ -32,7 +32,7 @@ export function downloadRoutes(app: FastifyInstance, runtime: Runtime, random: (
 
     const client = clientOf(request, runtime.trusted);
     const input = selectionInput(runtime, client, file, avoidOf(request), random);
-    const { chosen, tier } = selectMirror(input);
+    const { chosen, tier } = chooseMirror(input);
     if (chosen !== undefined) {
       runtime.count(chosen, bytes);
       const base = client.https ? (chosen.httpsUrl as string) : chosen.url;

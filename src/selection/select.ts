@@ -56,16 +56,41 @@ export interface Selection {
   readonly excluded: readonly Exclusion[];
 }
 
+/**
+ * The redirect path's selection: the mirror and tier selectMirror would choose, found with far less work
+ * and no allocation. For the weighted scheduler each group is searched lazily (lazyPick); when nothing
+ * unsaturated is found, and for the other schedulers, it is selectMirror itself.
+ */
+export function chooseMirror(input: SelectionInput): { readonly chosen: Mirror | undefined; readonly tier: Tier | undefined } {
+  if ((input.scheduler ?? 'weighted') !== 'weighted') return selectMirror(input);
+  const { members, groups } = input.plan;
+  let start = 0;
+  let ipv6Available = false;
+  for (const group of groups) {
+    let best: PlannedMirror | undefined;
+    if (input.ipv6) {
+      // IPv6 clients keep to IPv6 mirrors while the group has an available one (see pick()).
+      best = lazyPick(members, start, group.end, IPV6_ONLY, input);
+      ipv6Available ||= sawAvailableIpv6;
+      if (best === undefined && !ipv6Available) best = lazyPick(members, start, group.end, IPV4_ONLY, input);
+    } else {
+      best = lazyPick(members, start, group.end, ANY, input);
+    }
+    if (best !== undefined) return { chosen: best.mirror, tier: group.tier };
+    // Every mirror of this group was visited and none can serve unsaturated: the next group adds only
+    // new members, because these could not win there either.
+    start = group.end;
+  }
+  return selectMirror(input); // all saturated (the least utilised), or nothing at all
+}
+
+/** The full rule, with every mirror left out and why: explain, the CLI and the tests use it. */
 export function selectMirror(input: SelectionInput): Selection {
   const { plan } = input;
   let excluded: Exclusion[] | undefined;
   const candidates: PlannedMirror[] = [];
   let start = 0;
   for (const group of plan.groups) {
-    if (group.end - start > LAZY_GROUP && (input.scheduler ?? 'weighted') === 'weighted') {
-      const lazy = lazyRendezvous(plan.members, group.end, input);
-      if (lazy.best !== undefined) return { chosen: lazy.best.mirror, tier: group.tier, excluded: [...plan.restricted, ...lazy.excluded] };
-    }
     for (let i = start; i < group.end; i++) {
       const planned = plan.members[i] as PlannedMirror;
       const reason = reasonToSkip(planned.mirror, input);
@@ -83,61 +108,57 @@ export function selectMirror(input: SelectionInput): Selection {
   return { chosen: fallback?.mirror, tier: fallback === undefined ? undefined : last?.tier, excluded: excluded ?? plan.restricted };
 }
 
-/** Groups larger than this are searched lazily (below): the answer is the same, the work much less. */
-const LAZY_GROUP = 24;
+const ANY = 0;
+const IPV6_ONLY = 1;
+const IPV4_ONLY = 2;
+/** Scratch for lazyPick's base scores: selection is synchronous, so one buffer serves every request. */
+let baseScores = new Float64Array(64);
+/** Set by lazyPick: it met an available (not necessarily unsaturated) IPv6 mirror. */
+let sawAvailableIpv6 = false;
 
 /**
- * Weighted rendezvous over members[0 .. end) that checks a mirror's state only when it could still win.
- * A mirror's true score is its base score -ln(u)/weight divided by its headroom (≤ 1), so it is never
- * below the base score: visiting mirrors in order of base score, the search can stop as soon as the
- * next base score is no better than the best true score found. The winner is exactly the one the full
- * scan picks, but a group of 500 mirrors costs a few state checks instead of 500. Mirrors visited and
- * found unavailable are reported as excluded. IPv6 clients search the IPv6 mirrors first.
+ * Weighted rendezvous over members[start, end) that asks about a mirror's state only when it could
+ * still win. A mirror's true score is its base score -ln(u)/weight divided by its headroom (≤ 1), so
+ * never below the base score: visiting mirrors in order of base score, the search stops as soon as the
+ * next base score is no better than the best true score found. The winner is exactly pick()'s, but a
+ * group of 500 mirrors costs one or two state checks instead of 500. Without a winner every mirror of
+ * the range has been visited.
  */
-function lazyRendezvous(members: readonly PlannedMirror[], end: number, input: SelectionInput): { best: PlannedMirror | undefined; excluded: Exclusion[] } {
-  const excluded: Exclusion[] = [];
-  const checked = new Set<PlannedMirror>();
-  const passes = input.ipv6 ? [true, false] : [false];
-  for (const v6Only of passes) {
-    const base = new Float64Array(end);
-    for (let i = 0; i < end; i++) {
-      const m = members[i] as PlannedMirror;
-      base[i] = v6Only && !m.mirror.ipv6 ? Infinity : -Math.log(unitFor(input.key, m.seed)) / m.mirror.weight;
-    }
-    const original = base.slice();
-    let best: PlannedMirror | undefined;
-    let bestScore = Infinity;
-    for (;;) {
-      let at = -1;
-      let low = Infinity;
-      for (let i = 0; i < end; i++) {
-        if ((base[i] as number) < low) {
-          low = base[i] as number;
-          at = i;
-        }
-      }
-      if (at === -1 || low >= bestScore) break;
-      base[at] = Infinity;
-      const m = members[at] as PlannedMirror;
-      const reason = reasonToSkip(m.mirror, input);
-      if (reason !== undefined) {
-        if (!checked.has(m)) excluded.push({ mirror: m.mirror, reason });
-        checked.add(m);
-        continue;
-      }
-      const room = headroomOf(m.mirror, input);
-      if (room <= 0) continue;
-      const score = (original[at] as number) / room;
-      if (score < bestScore) {
-        bestScore = score;
-        best = m;
-      }
-    }
-    if (best !== undefined) return { best, excluded };
-    // An IPv6 client whose IPv6 mirrors are all unavailable: any mirror will do (the full rule).
-    if (v6Only && members.slice(0, end).some((m) => m.mirror.ipv6 && reasonToSkip(m.mirror, input) === undefined)) break;
+function lazyPick(members: readonly PlannedMirror[], start: number, end: number, family: number, input: SelectionInput): PlannedMirror | undefined {
+  const n = end - start;
+  if (baseScores.length < n) baseScores = new Float64Array(2 * n);
+  const base = baseScores;
+  for (let i = 0; i < n; i++) {
+    const m = members[start + i] as PlannedMirror;
+    const skip = family === IPV6_ONLY ? !m.mirror.ipv6 : family === IPV4_ONLY && m.mirror.ipv6;
+    base[i] = skip ? Infinity : -Math.log(unitFor(input.key, m.seed)) / m.mirror.weight;
   }
-  return { best: undefined, excluded };
+  sawAvailableIpv6 = false;
+  let best: PlannedMirror | undefined;
+  let bestScore = Infinity;
+  for (;;) {
+    let at = -1;
+    let low = Infinity;
+    for (let i = 0; i < n; i++) {
+      if ((base[i] as number) < low) {
+        low = base[i] as number;
+        at = i;
+      }
+    }
+    if (at === -1 || low >= bestScore) break;
+    base[at] = Infinity;
+    const m = members[start + at] as PlannedMirror;
+    if (reasonToSkip(m.mirror, input) !== undefined) continue;
+    if (m.mirror.ipv6) sawAvailableIpv6 = true;
+    const room = headroomOf(m.mirror, input);
+    if (room <= 0) continue;
+    const score = low / room;
+    if (score < bestScore) {
+      bestScore = score;
+      best = m;
+    }
+  }
+  return best;
 }
 
 export function reasonToSkip(mirror: Mirror, input: SelectionInput): ExclusionReason | undefined {

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { build, DEFAULT_MIRRORS } from '../helper.js';
+import { build, DEFAULT_MIRRORS, writeConfig } from '../helper.js';
 import type { Log } from '../../src/log.js';
 
 t.test('GET and HEAD of a large file: 302 to a configured mirror, not cacheable by shared caches', async (t) => {
@@ -120,6 +120,22 @@ t.test('rate limiting keys on the client address', async (t) => {
   for (let i = 0; i < 3; i++) t.equal((await from('198.51.100.1')).statusCode, 302);
   t.equal((await from('198.51.100.1')).statusCode, 429);
   t.equal((await from('198.51.100.2')).statusCode, 302, 'another client is not limited');
+});
+
+t.test('rate limit settings apply on reload: a higher max, then disabled', async (t) => {
+  const { app, fixture } = await build(t, { config: { mirrors: DEFAULT_MIRRORS, rateLimit: { max: 2, windowSeconds: 60 } } });
+  const from = () => app.inject({ url: '/releases/1.0/big.iso', remoteAddress: '198.51.100.7' });
+  t.equal((await from()).statusCode, 302);
+  t.equal((await from()).statusCode, 302);
+  t.equal((await from()).statusCode, 429);
+  writeConfig(fixture.configPath, { mirrors: DEFAULT_MIRRORS, rateLimit: { max: 5, windowSeconds: 60 } });
+  t.ok(app.mirrorgate.reload().ok);
+  t.equal((await from()).statusCode, 302, 'the 4th request is within the new max');
+  t.equal((await from()).statusCode, 302);
+  t.equal((await from()).statusCode, 429);
+  writeConfig(fixture.configPath, { mirrors: DEFAULT_MIRRORS, rateLimit: { enabled: false } });
+  t.ok(app.mirrorgate.reload().ok);
+  for (let i = 0; i < 5; i++) t.equal((await from()).statusCode, 302, 'disabled: never limited');
 });
 
 t.test('a failing handler answers 500 and its error reaches the log', async (t) => {

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { selectMirror, type SelectionInput } from '../../src/selection/select.js';
+import { chooseMirror, selectMirror, type SelectionInput } from '../../src/selection/select.js';
 import { planFor } from '../../src/selection/plan.js';
 import { requestKey, unitFor, hashString } from '../../src/selection/hash.js';
 import { NOWHERE, type Location } from '../../src/geo/records.js';
@@ -165,7 +165,7 @@ t.test('a saturated group widens to the next tier; all saturated picks the least
   t.match(select(mirrors, LONDON, { state, file }), { chosen: { name: 'de' } }, 'all saturated: the least utilised, never a refusal');
 });
 
-t.test('a large group is searched lazily and picks exactly what the full rendezvous rule picks', async (t) => {
+t.test('the redirect path\'s lazy search picks exactly what the full rendezvous rule picks in a large group', async (t) => {
   const mirrors = Array.from({ length: 120 }, (_, i) => mirror(`m${i}`, { weight: 50 + (i % 7) * 25, ipv6: i % 3 !== 0 }));
   const down = new Set(mirrors.filter((_, i) => i % 5 === 0).map((m) => m.name));
   const load = new Map(mirrors.map((m, i) => [m.name, (i % 11) / 10])); // 0 .. 1 (saturated)
@@ -179,7 +179,7 @@ t.test('a large group is searched lazily and picks exactly what the full rendezv
   for (let i = 0; i < 3000; i++) {
     const key = Math.floor(random() * 4294967296);
     for (const ipv6 of [false, true]) {
-      const got = selectMirror({ plan, key, https: false, ipv6, state, file }).chosen?.name;
+      const got = chooseMirror({ plan, key, https: false, ipv6, state, file }).chosen?.name;
       const eligible = mirrors.filter((m) => !down.has(m.name) && (load.get(m.name) ?? 0) < 1);
       const pool = ipv6 && mirrors.some((m) => !down.has(m.name) && m.ipv6) ? eligible.filter((m) => m.ipv6) : eligible;
       let want: string | undefined;
@@ -198,4 +198,47 @@ t.test('a large group is searched lazily and picks exactly what the full rendezv
     }
   }
   t.pass('3000 keys × 2 address families agree');
+});
+
+t.test('chooseMirror (the redirect path) and selectMirror (the full rule) agree on every kind of plan and state', async (t) => {
+  const random = seeded(99);
+  const countries = ['GB', 'DE', 'FR', 'US', 'JP', 'AU', 'BR'];
+  const clients = [NOWHERE, LONDON, PARIS, at({ country: 'US', continent: 'NA', latitude: 40, longitude: -100 }), at({ country: 'JP', continent: 'AS', latitude: 35.7, longitude: 139.7 })];
+  const file = { path: 'a.iso', size: 1, mtimeMs: 0 };
+  let compared = 0;
+  for (let round = 0; round < 60; round++) {
+    const size = 1 + Math.floor(random() * 40);
+    const mirrors = Array.from({ length: size }, (_, i) => {
+      const country = countries[Math.floor(random() * countries.length)] as string;
+      const place = WORLD.find((w) => w.country === country);
+      return mirror(`m${round}-${i}`, {
+        country, latitude: place?.latitude, longitude: place?.longitude,
+        weight: 1 + Math.floor(random() * 300), ipv6: random() < 0.6,
+        httpsUrl: random() < 0.8 ? `https://m${i}.example/` : undefined,
+      });
+    });
+    const down = new Set(mirrors.filter(() => random() < 0.3).map((m) => m.name));
+    const load = new Map(mirrors.map((m) => [m.name, random() < 0.3 ? 1 + random() : random() < 0.5 ? 0 : random()]));
+    const state = {
+      unavailable: (m: Mirror) => (down.has(m.name) ? 'down' as const : undefined),
+      utilisation: (m: Mirror) => load.get(m.name) ?? 0,
+    };
+    for (const client of clients) {
+      const plan = planFor(mirrors, client);
+      for (let k = 0; k < 50; k++) {
+        const input: SelectionInput = {
+          plan, key: Math.floor(random() * 4294967296), https: random() < 0.3, ipv6: random() < 0.5, state, file,
+          avoid: random() < 0.2 ? new Set([mirrors[0]?.name as string]) : undefined,
+        };
+        const fast = chooseMirror(input);
+        const full = selectMirror(input);
+        compared += 1;
+        if (fast.chosen?.name !== full.chosen?.name || fast.tier !== full.tier) {
+          t.fail(`round ${round}, key ${input.key}, ipv6 ${input.ipv6}: fast ${fast.chosen?.name}/${fast.tier}, full ${full.chosen?.name}/${full.tier}`);
+          return;
+        }
+      }
+    }
+  }
+  t.pass(`${compared} selections agree, mirror and tier`);
 });
