@@ -12,6 +12,9 @@ export interface FileEntry {
   readonly path: string;
   readonly size: number;
   readonly mtimeMs: number;
+  /** Where lookup() found it: its slot in that catalog generation (see memoize). */
+  readonly slot?: number;
+  readonly generation?: number;
 }
 
 export interface ScanReport {
@@ -43,7 +46,29 @@ export class Catalog {
   lookup(path: string): FileEntry | undefined {
     const { slots, sizes, mtimes } = this.files;
     const slot = slots.get(path);
-    return slot === undefined ? undefined : { path, size: sizes[slot] as number, mtimeMs: mtimes[slot] as number };
+    return slot === undefined ? undefined : { path, size: sizes[slot] as number, mtimeMs: mtimes[slot] as number, slot, generation: this.generation };
+  }
+
+  /**
+   * `test` of a file's path, remembered per file until the catalog changes: a pattern match once per
+   * file instead of once per request. Entries not from this generation's lookup() are tested afresh.
+   */
+  memoize(test: (path: string) => boolean): (file: FileEntry) => boolean {
+    let generation = -1;
+    let marks = new Uint8Array(0); // 0 unknown, 1 false, 2 true
+    return (file) => {
+      if (file.slot === undefined || file.generation !== this.generation) return test(file.path);
+      if (generation !== this.generation) {
+        generation = this.generation;
+        marks = new Uint8Array(this.size);
+      }
+      let mark = marks[file.slot];
+      if (mark === 0) {
+        mark = test(file.path) ? 2 : 1;
+        marks[file.slot] = mark;
+      }
+      return mark === 2;
+    };
   }
 
   get size(): number {
@@ -115,8 +140,11 @@ export class Catalog {
     for (const path of previous.paths) if (!slots.has(path)) removed.push(path);
     const next: Columns = { slots, paths, sizes: scanned.sizes, mtimes: scanned.mtimes };
     if (changedSlots.length > 0 || removed.length > 0 || this.version === '') this.persist(next, changedSlots, removed);
-    if (changedSlots.length > 0 || removed.length > 0) this.generation += 1;
-    this.files = next;
+    if (changedSlots.length > 0 || removed.length > 0) {
+      this.files = next;
+      this.generation += 1;
+    } // else the same files: the current columns stay, and with them every slot and generation
+
     return { files: n, added, changed: changedSlots.length - added, removed: removed.length };
   }
 

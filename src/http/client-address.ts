@@ -22,9 +22,25 @@ export interface ForwardingHeaders {
 const MAX_HOPS = 16;
 
 export function resolveClient(peer: string | undefined, headers: ForwardingHeaders, trusted: TrustList, encrypted: boolean): ClientInfo {
-  let address = normalizeIp(peer ?? '');
+  return resolveBehindPeer(peerOf(peer, trusted), headers, trusted, encrypted);
+}
+
+/** The socket peer, normalised, and whether it is one of our proxies: the same for a whole connection. */
+export interface Peer {
+  readonly address: string;
+  readonly trusted: boolean;
+}
+
+export function peerOf(peer: string | undefined, trusted: TrustList): Peer {
+  const address = normalizeIp(peer ?? '');
+  return { address, trusted: address !== '' && trusted.has(address) };
+}
+
+/** resolveClient with the peer already known (a keep-alive connection's requests share it). */
+export function resolveBehindPeer(peer: Peer, headers: ForwardingHeaders, trusted: TrustList, encrypted: boolean): ClientInfo {
+  let address = peer.address;
   let https = encrypted;
-  if (address === '' || !trusted.has(address)) return info(address, https);
+  if (!peer.trusted) return info(address, https);
   const xff = headers['x-forwarded-for'];
   // Hot path: one proxy hop that wrote one plain IPv4 client address.
   if (headers.forwarded === undefined && headers['x-forwarded-proto'] === undefined && typeof xff === 'string' && isPlainIpv4(xff)) {

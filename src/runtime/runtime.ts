@@ -3,7 +3,7 @@
 // CLI's offline commands use the same pieces directly.
 import { openDb, readMeta, writeMeta, type Db } from '../db/open.js';
 import { formatProblems, loadConfigFile, loadConfigOrThrow, type Config, type ConfigResult, type Mirror } from '../config/load.js';
-import { Catalog, type ScanReport } from '../catalog/catalog.js';
+import { Catalog, type FileEntry, type ScanReport } from '../catalog/catalog.js';
 import { Hasher } from '../catalog/hasher.js';
 import { Counters, FALLBACK, LOCAL } from '../counters/counters.js';
 import { CounterStore } from '../counters/store.js';
@@ -58,6 +58,8 @@ export class Runtime implements SelectionContext {
   readonly prober: Prober;
   readonly roundRobin: RoundRobinState = new Map();
   isVolatile: (path: string) => boolean;
+  /** isVolatile for catalog entries, remembered per file (the redirect path asks on every request). */
+  isVolatileFile: (file: FileEntry) => boolean;
   readonly reloads = { applied: 0, rejected: 0 };
   private readonly store: CounterStore;
   private readonly hasher: Hasher;
@@ -77,6 +79,7 @@ export class Runtime implements SelectionContext {
     this.locality = new Locality(log.child({ component: 'geoip' }));
     this.locality.configure(config);
     this.isVolatile = volatileMatcher(config.volatile);
+    this.isVolatileFile = this.catalog.memoize(this.isVolatile);
     this.store = new CounterStore(db);
     const now = options.now ?? Date.now;
     const requestCheck = options.requestCheck ?? ((mirror: string, path: string, mtimeMs: number) => this.prober.queue.add(mirror, path, mtimeMs));
@@ -139,6 +142,7 @@ export class Runtime implements SelectionContext {
     this.locality.configure(result.config);
     void this.locality.refresh();
     this.isVolatile = volatileMatcher(result.config.volatile);
+    this.isVolatileFile = this.catalog.memoize(this.isVolatile);
     this.reloads.applied += 1;
     for (const w of result.warnings) this.log.warn(w, 'config warning');
     this.log.info({ mirrors: result.config.mirrors.length }, 'config applied');

@@ -14,7 +14,8 @@ export interface SelectionContext {
   readonly roundRobin: RoundRobinState;
   /** The clock mirror state is kept by (Date.now, or a test's). */
   readonly now: number;
-  isVolatile(path: string): boolean;
+  /** Is this file volatile metadata (config `volatile`)? */
+  isVolatileFile(file: SelectionFile): boolean;
 }
 
 export function selectionInput(
@@ -33,7 +34,7 @@ export function selectionInput(
     ipv6: client.family === 6,
     avoid,
     file,
-    volatile: context.isVolatile(file.path),
+    volatile: context.isVolatileFile(file),
     state: context.states,
     scheduler: context.config.scheduler,
     roundRobin: context.roundRobin,

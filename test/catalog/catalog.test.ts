@@ -95,3 +95,34 @@ t.test('an aborted scan ends at once and changes nothing', async (t) => {
   t.equal(catalog.size, 0);
   await t.rejects(catalog.scan(fx.repository, stop.signal), { code: 'ABORT_ERR' }, 'an already aborted signal does not start a walk');
 });
+
+t.test('memoize: a test per file, remembered until the catalog changes', async (t) => {
+  const fx = makeFixture(t, { files: { 'a/Release': 10, 'a/big.iso': 10 } });
+  const { db } = openDb(fx.dbPath);
+  t.teardown(() => db.close());
+  const catalog = new Catalog(db);
+  await catalog.scan(fx.repository);
+  const asked: string[] = [];
+  const isRelease = catalog.memoize((path) => {
+    asked.push(path);
+    return path.endsWith('/Release');
+  });
+  const release = catalog.lookup('a/Release');
+  const iso = catalog.lookup('a/big.iso');
+  if (release === undefined || iso === undefined) throw new Error('not scanned');
+  for (let i = 0; i < 3; i++) {
+    t.equal(isRelease(release), true);
+    t.equal(isRelease(iso), false);
+  }
+  t.same(asked.sort(), ['a/Release', 'a/big.iso'], 'each file tested once');
+
+  await catalog.scan(fx.repository);
+  t.equal(catalog.lookup('a/Release')?.generation, release.generation, 'a rescan that finds no change keeps the generation');
+  writeFiles(fx.repository, { 'a/Release': 11, 'b/Release': 1 });
+  await catalog.scan(fx.repository);
+  const moved = catalog.lookup('b/Release');
+  t.equal(isRelease(moved as NonNullable<typeof moved>), true);
+  t.equal(isRelease(release), true, 'an entry of an older generation is tested afresh, never read from a reused slot');
+  t.equal(isRelease({ path: 'x/big.iso', size: 1, mtimeMs: 0 }), false, 'an entry without a slot is tested afresh');
+  t.equal(asked.filter((p) => p === 'a/Release').length, 2, 'the new generation asks again');
+});

@@ -56,7 +56,8 @@ GET /_mirrorgate/explain?path=PATH&ip=ADDR.
     await locality.refresh();
     const client = { address: ip, family: ip === '' ? 0 : ip.includes(':') ? 6 : 4, https: values.https === true } as const;
     const location = locality.locate(ip);
-    const context = { config, locality, states: undefined, roundRobin: new Map(), now: Date.now(), isVolatile: volatileMatcher(config.volatile) };
+    const isVolatile = volatileMatcher(config.volatile);
+    const context = { config, locality, states: undefined, roundRobin: new Map(), now: Date.now(), isVolatileFile: (f: { path: string }) => isVolatile(f.path) };
     const result = explainSelection(selectionInput(context, client, file, parseAvoid(values.avoid), Math.random));
     if (values.json) {
       io.stdout(`${JSON.stringify({ path: file.path, size: file.size, client: { ...client, location }, ...result }, null, 2)}\n`);
