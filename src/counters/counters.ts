@@ -23,8 +23,8 @@ export class Counters {
 
   constructor(private readonly now: () => number = Date.now) {}
 
-  add(target: string, bytes: number): void {
-    const minute = Math.floor(this.now() / 60_000);
+  add(target: string, bytes: number, nowMs = this.now()): void {
+    const minute = Math.floor(nowMs / 60_000);
     if (minute !== this.minute) this.rollMinute(minute);
     bump(this.current, target, bytes);
     bump(this.totals, target, bytes);

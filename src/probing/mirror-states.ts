@@ -72,11 +72,11 @@ export class MirrorStates implements SelectionState {
   }
 
   /** Hot path: a redirect to `mirror` of `bytes`. */
-  recordSent(mirror: Mirror, bytes: number): void {
+  recordSent(mirror: Mirror, bytes: number, nowMs = this.now()): void {
     const state = this.of(mirror);
     const seconds = this.config().capacity.windowSeconds;
     if (state.load.seconds !== seconds) state.load = new SlidingWindow(seconds);
-    state.load.add(bytes, this.now());
+    state.load.add(bytes, nowMs);
   }
 
   /** Hot path: why `mirror` cannot serve `file` now, queueing a check when evidence is missing or due. */

@@ -34,7 +34,7 @@ export function downloadRoutes(app: FastifyInstance, runtime: Runtime, random: (
     const input = selectionInput(runtime, client, file, avoidOf(request), random);
     const { chosen, tier } = chooseMirror(input);
     if (chosen !== undefined) {
-      runtime.count(chosen, bytes);
+      runtime.count(chosen, bytes, input.nowMs);
       const base = client.https ? (chosen.httpsUrl as string) : chosen.url;
       return redirect(reply, base + encodePath(file.path), chosen.name, tier ?? 'world');
     }

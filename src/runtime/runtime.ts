@@ -207,13 +207,13 @@ export class Runtime implements SelectionContext {
   }
 
   /** A download handed to a mirror, or to _local/_fallback: counted, and added to the mirror's load. */
-  count(target: Mirror | typeof LOCAL | typeof FALLBACK, bytes: number): void {
+  count(target: Mirror | typeof LOCAL | typeof FALLBACK, bytes: number, nowMs = this.now): void {
     if (typeof target === 'string') {
-      if (this.config.counters.enabled) this.counters.add(target, bytes);
+      if (this.config.counters.enabled) this.counters.add(target, bytes, nowMs);
       return;
     }
-    if (this.config.counters.enabled) this.counters.add(target.name, bytes);
-    this.states.recordSent(target, bytes);
+    if (this.config.counters.enabled) this.counters.add(target.name, bytes, nowMs);
+    this.states.recordSent(target, bytes, nowMs);
   }
 
   /**
