@@ -10,7 +10,7 @@ import { parseArgs } from 'node:util';
 import { PACKAGE_ROOT } from '../src/paths.js';
 import { startMirrorServer, type MirrorServer } from '../src/demo/mirror-server.js';
 import { clientAddresses, generateRepository, mirrorsFor } from './lib/fixtures.js';
-import { startProcess } from './lib/processes.js';
+import { firstRedirect, startProcess } from './lib/processes.js';
 import { hasWrk, loadWith } from './lib/load.js';
 
 const { values: args } = parseArgs({
@@ -43,14 +43,26 @@ interface Profile {
 export function summarize(profile: Profile, requests: number, windowUs = Infinity, top = 40): string {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const selfUs = new Map<number, number>();
-  // Only the last windowUs of the profile: the load, not start-up.
-  const total = profile.timeDeltas.reduce((a, b) => a + b, 0);
+  // Only the busiest windowUs of the profile: the load, not start-up or shutdown.
+  const idleIds = new Set(profile.nodes.filter((n) => n.callFrame.functionName === '(idle)').map((n) => n.id));
+  const at: number[] = [];
   let t = 0;
-  profile.samples.forEach((id, i) => {
-    const dt = profile.timeDeltas[i] ?? 0;
-    t += dt;
-    if (t >= total - windowUs) selfUs.set(id, (selfUs.get(id) ?? 0) + dt);
-  });
+  for (const dt of profile.timeDeltas) at.push((t += dt));
+  let from = 0;
+  let busyIn = 0;
+  let best = { from: 0, to: profile.samples.length, busy: -1 };
+  for (let to = 0; to < profile.samples.length; to++) {
+    if (!idleIds.has(profile.samples[to] as number)) busyIn += profile.timeDeltas[to] ?? 0;
+    while ((at[to] as number) - (at[from] as number) > windowUs) {
+      if (!idleIds.has(profile.samples[from] as number)) busyIn -= profile.timeDeltas[from] ?? 0;
+      from += 1;
+    }
+    if (busyIn > best.busy) best = { from, to: to + 1, busy: busyIn };
+  }
+  for (let i = best.from; i < best.to; i++) {
+    const id = profile.samples[i] as number;
+    selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0));
+  }
   let idle = 0;
   const byFunction = new Map<string, number>();
   const byFile = new Map<string, number>();
@@ -82,7 +94,7 @@ function shortUrl(url: string): string {
 
 async function main(): Promise<void> {
   if (args['summary-only'] !== undefined) {
-    console.log(summarize(JSON.parse(readFileSync(args['summary-only'], 'utf8')) as Profile, Number(args.requests)));
+    console.log(summarize(JSON.parse(readFileSync(args['summary-only'], 'utf8')) as Profile, Number(args.requests), (Number(args.seconds) + 0.3) * 1e6));
     return;
   }
   const files = Number(args.files);
@@ -117,7 +129,8 @@ async function main(): Promise<void> {
     ], /Server listening at (http:\/\/[\d.:]+)/, 0);
   let requests = 0;
   try {
-    await new Promise((r) => setTimeout(r, 3000)); // start-up scan and first probes
+    if (!args.bare) await firstRedirect(server.url, paths[0] as string); // and the start-up scan's end
+    await new Promise((r) => setTimeout(r, 2000)); // first probes
     const result = await loadWith(tool, server.url, { seconds: Number(args.seconds), connections: Number(args.connections), pathsFile, ipsFile, cpu: 1 });
     requests = result.requests;
     console.log(`${tool}: ${result.rps.toFixed(0)} req/s, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, errors ${result.errors}`);

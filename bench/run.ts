@@ -15,7 +15,7 @@ import { promisify } from 'node:util';
 import { PACKAGE_ROOT } from '../src/paths.js';
 import { startMirrorServer, type MirrorServer } from '../src/demo/mirror-server.js';
 import { clientAddresses, generateRepository, mirrorsFor } from './lib/fixtures.js';
-import { cpuMicros, rssBytes, startProcess, type Server } from './lib/processes.js';
+import { cpuMicros, firstRedirect, rssBytes, startProcess, type Server } from './lib/processes.js';
 import { hasWrk, loadWith, type LoadResult } from './lib/load.js';
 
 const exec = promisify(execFile);
@@ -201,30 +201,6 @@ async function measure(server: Server, load: (url: string) => Promise<LoadResult
 function median(rounds: Measured[]): Measured {
   const sorted = [...rounds].sort((x, y) => x.rps - y.rps);
   return sorted[Math.floor(sorted.length / 2)] as Measured;
-}
-
-/**
- * Polls until the server redirects; returns how long that took. Then waits for its start-up rescan
- * to end, so a measurement never competes with a background scan.
- */
-async function firstRedirect(base: string, path: string): Promise<number> {
-  const started = Date.now();
-  let took: number | undefined;
-  for (;;) {
-    try {
-      if (took === undefined) {
-        const res = await fetch(`${base}/${path}`, { redirect: 'manual', headers: { 'x-forwarded-for': '81.2.69.142' } });
-        if (res.status === 302) took = Date.now() - started;
-      } else {
-        const health = await (await fetch(`${base}/_mirrorgate/health`)).json() as { scanning: boolean };
-        if (!health.scanning) return took;
-      }
-    } catch {
-      // not up yet
-    }
-    if (Date.now() - started > 300_000) throw new Error(`${base} never redirected ${path}, or never finished scanning`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 function row(cells: string[]): string {

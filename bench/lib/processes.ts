@@ -89,3 +89,27 @@ export function rssBytes(pid: number): number {
   }
   return kb * 1024;
 }
+
+/**
+ * Polls until the server redirects; returns how long that took. Then waits for its start-up rescan
+ * to end, so a measurement never competes with a background scan.
+ */
+export async function firstRedirect(base: string, path: string): Promise<number> {
+  const started = Date.now();
+  let took: number | undefined;
+  for (;;) {
+    try {
+      if (took === undefined) {
+        const res = await fetch(`${base}/${path}`, { redirect: 'manual', headers: { 'x-forwarded-for': '81.2.69.142' } });
+        if (res.status === 302) took = Date.now() - started;
+      } else {
+        const health = await (await fetch(`${base}/_mirrorgate/health`)).json() as { scanning: boolean };
+        if (!health.scanning) return took;
+      }
+    } catch {
+      // not up yet
+    }
+    if (Date.now() - started > 300_000) throw new Error(`${base} never redirected ${path}, or never finished scanning`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
