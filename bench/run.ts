@@ -22,8 +22,8 @@ const exec = promisify(execFile);
 const { values: args } = parseArgs({
   options: {
     files: { type: 'string', default: '10000' },
-    seconds: { type: 'string', default: '10' },
-    rounds: { type: 'string', default: '3' },
+    seconds: { type: 'string', default: '5' },
+    rounds: { type: 'string', default: '5' },
     connections: { type: 'string', default: '64' },
     quick: { type: 'boolean', default: false },
     out: { type: 'string' },
@@ -42,6 +42,17 @@ const LISTENING = /Server listening at (http:\/\/[\d.:]+)/;
 
 interface Measured extends LoadResult {
   readonly cpuUsPerRequest: number;
+}
+
+/** A ⇄ B: the median rounds and their ratios, every round, and each side's best round. */
+interface Comparison {
+  readonly a: Measured;
+  readonly b: Measured;
+  readonly rounds: { readonly a: Measured[]; readonly b: Measured[] };
+  readonly rpsRatio: number;
+  readonly p99Ratio: number;
+  readonly cpuRatio: number;
+  readonly best: { rpsA: number; rpsB: number; rpsRatio: number; cpuA: number; cpuB: number; cpuRatio: number };
 }
 
 async function main(): Promise<void> {
@@ -102,7 +113,7 @@ async function main(): Promise<void> {
     servers.push(bare);
     await firstRedirect(main.server.url, paths[0] as string);
 
-    const compare = async (label: string, a: Server, b: Server): Promise<{ a: Measured; b: Measured; rpsRatio: number; p99Ratio: number; cpuRatio: number }> => {
+    const compare = async (label: string, a: Server, b: Server): Promise<Comparison> => {
       await load(a.url, Math.min(2, SECONDS));
       await load(b.url, Math.min(2, SECONDS));
       const ra: Measured[] = [];
@@ -113,12 +124,23 @@ async function main(): Promise<void> {
       }
       const ma = median(ra);
       const mb = median(rb);
-      const out = { a: ma, b: mb, rpsRatio: ma.rps / mb.rps, p99Ratio: ma.p99Ms / mb.p99Ms, cpuRatio: ma.cpuUsPerRequest / mb.cpuUsPerRequest };
+      // Interference from other tenants of the machine only ever slows a round down: each server's best
+      // round is the steadier estimate of what it costs, and its ratio the steadier comparison.
+      const best = {
+        a: Math.max(...ra.map((m) => m.rps)), b: Math.max(...rb.map((m) => m.rps)),
+        aCpu: Math.min(...ra.map((m) => m.cpuUsPerRequest)), bCpu: Math.min(...rb.map((m) => m.cpuUsPerRequest)),
+      };
+      const out: Comparison = {
+        a: ma, b: mb, rounds: { a: ra, b: rb },
+        rpsRatio: ma.rps / mb.rps, p99Ratio: ma.p99Ms / mb.p99Ms, cpuRatio: ma.cpuUsPerRequest / mb.cpuUsPerRequest,
+        best: { rpsA: best.a, rpsB: best.b, rpsRatio: best.a / best.b, cpuA: best.aCpu, cpuB: best.bCpu, cpuRatio: best.aCpu / best.bCpu },
+      };
       console.log(`\n${label}`);
       console.log(row(['', 'req/s', 'p50 ms', 'p99 ms', 'CPU µs/req', 'errors']));
       console.log(row([a.name, ma.rps.toFixed(0), ma.p50Ms.toFixed(2), ma.p99Ms.toFixed(2), ma.cpuUsPerRequest.toFixed(1), String(ma.errors)]));
       console.log(row([b.name, mb.rps.toFixed(0), mb.p50Ms.toFixed(2), mb.p99Ms.toFixed(2), mb.cpuUsPerRequest.toFixed(1), String(mb.errors)]));
       console.log(row(['ratio', out.rpsRatio.toFixed(3), (ma.p50Ms / mb.p50Ms).toFixed(2), out.p99Ratio.toFixed(2), out.cpuRatio.toFixed(2), '']));
+      console.log(row(['best rounds', `${out.best.rpsRatio.toFixed(3)}`, '', '', out.best.cpuRatio.toFixed(2), '']));
       return out;
     };
 
@@ -133,14 +155,14 @@ async function main(): Promise<void> {
       const off = await start('nocount', config('nocount', 50, { counters: { enabled: false } }));
       await firstRedirect(off.server.url, paths[0] as string);
       const counting = await compare('counters on vs off', main.server, off.server);
-      results.counters = { ...counting, cost: 1 - counting.rpsRatio };
+      results.counters = { ...counting, cost: 1 - counting.rpsRatio, bestCost: 1 - counting.best.rpsRatio };
       await off.server.stop();
 
       const probed = await start('probe500', config('probe500', 500));
       const unprobed = await start('noprobe500', config('noprobe500', 500, { probe: { enabled: false } }));
       await firstRedirect(probed.server.url, paths[0] as string);
       const probing = await compare('500 mirrors: probing on (30 s) vs off', probed.server, unprobed.server);
-      results.probing500 = { ...probing, cost: 1 - probing.rpsRatio };
+      results.probing500 = { ...probing, cost: 1 - probing.rpsRatio, bestCost: 1 - probing.best.rpsRatio };
       await probed.server.stop();
       await unprobed.server.stop();
 
