@@ -10,7 +10,7 @@ import { parseArgs } from 'node:util';
 import { PACKAGE_ROOT } from '../src/paths.js';
 import { startMirrorServer, type MirrorServer } from '../src/demo/mirror-server.js';
 import { clientAddresses, generateRepository, mirrorsFor } from './lib/fixtures.js';
-import { firstRedirect, startProcess } from './lib/processes.js';
+import { firstProbeRound, firstRedirect, startProcess } from './lib/processes.js';
 import { hasWrk, loadWith } from './lib/load.js';
 
 const { values: args } = parseArgs({
@@ -129,8 +129,11 @@ async function main(): Promise<void> {
     ], /Server listening at (http:\/\/[\d.:]+)/, 0);
   let requests = 0;
   try {
-    if (!args.bare) await firstRedirect(server.url, paths[0] as string); // and the start-up scan's end
-    await new Promise((r) => setTimeout(r, 2000)); // first probes
+    if (!args.bare) {
+      await firstRedirect(server.url, paths[0] as string); // and the start-up scan's end
+      const probing = (JSON.parse(args.config) as { probe?: { enabled?: boolean } }).probe?.enabled !== false;
+      if (probing) await firstProbeRound(server.url, 5000); // the steady state, after the start-up round
+    }
     const result = await loadWith(tool, server.url, { seconds: Number(args.seconds), connections: Number(args.connections), pathsFile, ipsFile, cpu: 1 });
     requests = result.requests;
     console.log(`${tool}: ${result.rps.toFixed(0)} req/s, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, errors ${result.errors}`);

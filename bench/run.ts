@@ -15,7 +15,7 @@ import { promisify } from 'node:util';
 import { PACKAGE_ROOT } from '../src/paths.js';
 import { startMirrorServer, type MirrorServer } from '../src/demo/mirror-server.js';
 import { clientAddresses, generateRepository, mirrorsFor } from './lib/fixtures.js';
-import { cpuMicros, firstRedirect, rssBytes, startProcess, type Server } from './lib/processes.js';
+import { cpuMicros, firstProbeRound, firstRedirect, rssBytes, startProcess, type Server } from './lib/processes.js';
 import { hasWrk, loadWith, type LoadResult } from './lib/load.js';
 
 const exec = promisify(execFile);
@@ -112,7 +112,7 @@ async function main(): Promise<void> {
     const bare = await startProcess('bare', [join(PACKAGE_ROOT, 'dist/bench/bare-fastify.js')], /listening (http:\/\/[\d.:]+)/, serverCpu);
     servers.push(bare);
     await firstRedirect(main.server.url, paths[0] as string);
-    await firstProbeRound(main.server.url);
+    await firstProbeRound(main.server.url, args.quick ? 0 : 5000);
 
     const compare = async (label: string, a: Server, b: Server): Promise<Comparison> => {
       await load(a.url, Math.min(2, SECONDS));
@@ -155,7 +155,7 @@ async function main(): Promise<void> {
     if (!args.quick) {
       const off = await start('nocount', config('nocount', 50, { counters: { enabled: false } }));
       await firstRedirect(off.server.url, paths[0] as string);
-      await firstProbeRound(off.server.url);
+      await firstProbeRound(off.server.url, 5000);
       const counting = await compare('counters on vs off', main.server, off.server);
       results.counters = { ...counting, cost: 1 - counting.rpsRatio, bestCost: 1 - counting.best.rpsRatio };
       await off.server.stop();
@@ -165,7 +165,7 @@ async function main(): Promise<void> {
       await firstRedirect(probed.server.url, paths[0] as string);
       // The steady state, not the start-up burst: the first round probes every mirror at once and
       // measures each one's throughput (1 MiB apiece), which later rounds do only every tenth time.
-      await firstProbeRound(probed.server.url);
+      await firstProbeRound(probed.server.url, 5000);
       const probing = await compare('500 mirrors: probing on (30 s) vs off', probed.server, unprobed.server);
       results.probing500 = { ...probing, cost: 1 - probing.rpsRatio, bestCost: 1 - probing.best.rpsRatio };
       await probed.server.stop();
@@ -193,7 +193,7 @@ async function main(): Promise<void> {
 
       const w2 = await start('workers', config('workers', 50), ['--workers', '2']);
       await firstRedirect(w2.server.url, paths[0] as string);
-      await firstProbeRound(w2.server.url);
+      await firstProbeRound(w2.server.url, 5000);
       const workers = await compare('--workers 2 vs 1 (mirrorgate)', w2.server, restarted.server);
       results.workers = workers;
       await w2.server.stop();
@@ -229,18 +229,6 @@ async function measure(server: Server, load: (url: string) => Promise<LoadResult
 function median(rounds: Measured[]): Measured {
   const sorted = [...rounds].sort((x, y) => x.rps - y.rps);
   return sorted[Math.floor(sorted.length / 2)] as Measured;
-}
-
-/** Waits until every mirror has been probed once, then a few seconds for that round's throughput probes. */
-async function firstProbeRound(base: string): Promise<void> {
-  const until = Date.now() + 300_000;
-  for (;;) {
-    const mirrors = await (await fetch(`${base}/_mirrorgate/mirrors`)).json() as { latencyMs: number | null }[];
-    if (mirrors.every((m) => m.latencyMs !== null)) break;
-    if (Date.now() > until) throw new Error(`${base}: the first probe round did not finish in 5 minutes`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  if (!args.quick) await new Promise((r) => setTimeout(r, 5000));
 }
 
 function row(cells: string[]): string {

@@ -113,3 +113,15 @@ export async function firstRedirect(base: string, path: string): Promise<number>
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+
+/** Waits until every mirror has been probed once, then settleMs for that round's throughput probes to end. */
+export async function firstProbeRound(base: string, settleMs: number): Promise<void> {
+  const until = Date.now() + 300_000;
+  for (;;) {
+    const mirrors = await (await fetch(`${base}/_mirrorgate/mirrors`)).json() as { latencyMs: number | null }[];
+    if (mirrors.every((m) => m.latencyMs !== null)) break;
+    if (Date.now() > until) throw new Error(`${base}: the first probe round did not finish in 5 minutes`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  await new Promise((r) => setTimeout(r, settleMs));
+}
