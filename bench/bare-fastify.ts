@@ -1,10 +1,34 @@
 // The yardstick: a bare Fastify 5 server that redirects every GET to one fixed URL. Same Fastify, same
 // Node, same machine: what mirrorgate's full pipeline is compared against.
+//
+// `node bare-fastify.js PORT floor` adds only what every mirrorgate redirect must carry, and nothing
+// it computes: @fastify/rate-limit keyed on X-Forwarded-For with mirrorgate's options, and the three
+// headers mirrorgate adds (Cache-Control, X-Mirrorgate-Mirror, X-Mirrorgate-Tier). The bench reports
+// it as the floor: the ratio no redirect logic, however cheap, could beat inside Fastify.
 import Fastify from 'fastify';
+import rateLimit from '@fastify/rate-limit';
 
 const port = Number(process.argv[2] ?? 0);
+const floor = process.argv[3] === 'floor';
+const LOCATION = 'http://127.0.0.1:9/pool/main/0/pkg0/pkg0_1.0-1_amd64.deb';
 const app = Fastify({ logger: false });
-app.get('/*', (_request, reply) => reply.redirect('http://127.0.0.1:9/fixed.iso', 302));
+if (floor) {
+  await app.register(rateLimit, {
+    global: true,
+    max: () => 1_000_000_000,
+    timeWindow: 60_000,
+    keyGenerator: (request) => String(request.headers['x-forwarded-for'] ?? request.ip),
+    addHeadersOnExceeding: { 'x-ratelimit-limit': false, 'x-ratelimit-remaining': false, 'x-ratelimit-reset': false },
+  });
+  app.get('/*', (_request, reply) => reply.code(302)
+    .header('location', LOCATION)
+    .header('cache-control', 'private, no-store')
+    .header('x-mirrorgate-mirror', 'm0-de')
+    .header('x-mirrorgate-tier', 'country')
+    .send());
+} else {
+  app.get('/*', (_request, reply) => reply.redirect(LOCATION, 302));
+}
 const url = await app.listen({ host: '127.0.0.1', port });
 process.stdout.write(`listening ${url}\n`);
 process.on('SIGTERM', () => void app.close().then(() => process.exit(0)));

@@ -3,8 +3,9 @@
 // Starts mirrorgate with its full pipeline (generated catalog, 50 mirrors over five continents,
 // locality, probing against loopback stub mirrors, counters, rate limiting) and a bare Fastify redirect
 // server, loads them alternately from a separate process (wrk, or autocannon), and prints req/s,
-// p50/p99 latency and server CPU µs per request side by side with the ratios. Then the extras: counters
-// on vs off, probing 500 mirrors vs not, --workers 2, and catalog figures (scan, restart, memory).
+// p50/p99 latency and server CPU µs per request side by side with the ratios. Then the extras: the floor
+// (bare Fastify with only the rate limiter and the headers), counters on vs off, probing 500 mirrors vs
+// not, --workers 2, and catalog figures (scan, restart, memory).
 // Results go to bench/results/latest.json.
 import { mkdirSync, writeFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -153,6 +154,12 @@ async function main(): Promise<void> {
     };
 
     if (!args.quick) {
+      // What no redirect logic can beat inside Fastify: the rate-limit plugin and the response headers alone.
+      const floor = await startProcess('floor', [join(PACKAGE_ROOT, 'dist/bench/bare-fastify.js'), '0', 'floor'], /listening (http:\/\/[\d.:]+)/, serverCpu);
+      servers.push(floor);
+      results.floor = await compare('the floor: bare Fastify + @fastify/rate-limit + mirrorgate\'s three headers, vs bare', floor, bare);
+      await floor.stop();
+
       const off = await start('nocount', config('nocount', 50, { counters: { enabled: false } }));
       await firstRedirect(off.server.url, paths[0] as string);
       await firstProbeRound(off.server.url, 5000);

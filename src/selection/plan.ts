@@ -27,6 +27,14 @@ export interface Plan {
   readonly groups: readonly { readonly tier: Tier; readonly end: number }[];
   /** Mirrors this client may never get, whatever their state (disabled, restricted to other countries). */
   readonly restricted: readonly Exclusion[];
+  /** The members' seeds, 1/weight and IPv6 flags side by side, for the redirect path's tight loop. */
+  readonly columns: PlanColumns;
+}
+
+export interface PlanColumns {
+  readonly seed: Uint32Array;
+  readonly inverseWeight: Float64Array;
+  readonly ipv6: Uint8Array;
 }
 
 export function planFor(mirrors: readonly Mirror[], client: Location): Plan {
@@ -58,7 +66,18 @@ export function planFor(mirrors: readonly Mirror[], client: Location): Plan {
     take('nearby', (_m, d) => d !== undefined && d <= nearest + NEARBY_BAND_KM);
   }
   take('world', () => true);
-  return { members, groups, restricted };
+  return { members, groups, restricted, columns: columnsOf(members) };
+}
+
+function columnsOf(members: readonly PlannedMirror[]): PlanColumns {
+  const n = members.length;
+  const columns = { seed: new Uint32Array(n), inverseWeight: new Float64Array(n), ipv6: new Uint8Array(n) };
+  members.forEach((m, i) => {
+    columns.seed[i] = m.seed;
+    columns.inverseWeight[i] = 1 / m.mirror.weight;
+    columns.ipv6[i] = m.mirror.ipv6 ? 1 : 0;
+  });
+  return columns;
 }
 
 function restrictionOf(mirror: Mirror, client: Location): Exclusion['reason'] | undefined {

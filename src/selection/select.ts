@@ -63,18 +63,19 @@ export interface Selection {
  */
 export function chooseMirror(input: SelectionInput): { readonly chosen: Mirror | undefined; readonly tier: Tier | undefined } {
   if ((input.scheduler ?? 'weighted') !== 'weighted') return selectMirror(input);
-  const { members, groups } = input.plan;
+  const { plan } = input;
+  const { groups } = plan;
   let start = 0;
   let ipv6Available = false;
   for (const group of groups) {
     let best: PlannedMirror | undefined;
     if (input.ipv6) {
       // IPv6 clients keep to IPv6 mirrors while the group has an available one (see pick()).
-      best = lazyPick(members, start, group.end, IPV6_ONLY, input);
+      best = lazyPick(plan, start, group.end, IPV6_ONLY, input);
       ipv6Available ||= sawAvailableIpv6;
-      if (best === undefined && !ipv6Available) best = lazyPick(members, start, group.end, IPV4_ONLY, input);
+      if (best === undefined && !ipv6Available) best = lazyPick(plan, start, group.end, IPV4_ONLY, input);
     } else {
-      best = lazyPick(members, start, group.end, ANY, input);
+      best = lazyPick(plan, start, group.end, ANY, input);
     }
     if (best !== undefined) return { chosen: best.mirror, tier: group.tier };
     // Every mirror of this group was visited and none can serve unsaturated: the next group adds only
@@ -111,8 +112,8 @@ export function selectMirror(input: SelectionInput): Selection {
 const ANY = 0;
 const IPV6_ONLY = 1;
 const IPV4_ONLY = 2;
-/** Scratch for lazyPick's base scores: selection is synchronous, so one buffer serves every request. */
-let baseScores = new Float64Array(64);
+/** Scratch for lazyPick: selection is synchronous, so one set of buffers serves every request. */
+let scratch = { bound: new Float64Array(64), unit: new Float64Array(64), exact: new Uint8Array(64) };
 /** Set by lazyPick: it met an available (not necessarily unsaturated) IPv6 mirror. */
 let sawAvailableIpv6 = false;
 
@@ -123,42 +124,79 @@ let sawAvailableIpv6 = false;
  * next base score is no better than the best true score found. The winner is exactly pick()'s, but a
  * group of 500 mirrors costs one or two state checks instead of 500. Without a winner every mirror of
  * the range has been visited.
+ *
+ * The logarithm is most of a base score's cost, so each mirror starts with the lower bound
+ * (1 - u)/weight (ln u ≤ u - 1) and gets its exact base score only when that bound is the smallest left;
+ * a bound that is the smallest and exact is the smallest base score. Near u = 1, where winners are,
+ * the bound is tight: a few logarithms per request instead of one per mirror.
  */
-function lazyPick(members: readonly PlannedMirror[], start: number, end: number, family: number, input: SelectionInput): PlannedMirror | undefined {
+function lazyPick(plan: Plan, start: number, end: number, family: number, input: SelectionInput): PlannedMirror | undefined {
   const n = end - start;
-  if (baseScores.length < n) baseScores = new Float64Array(2 * n);
-  const base = baseScores;
+  if (scratch.bound.length < n) scratch = { bound: new Float64Array(2 * n), unit: new Float64Array(2 * n), exact: new Uint8Array(2 * n) };
+  const { bound, unit, exact } = scratch;
+  const { seed, inverseWeight, ipv6 } = plan.columns;
+  const key = input.key;
+  // The smallest bound (at, low) and the second smallest (next), kept by every pass over the range.
+  let at = -1;
+  let low = Infinity;
+  let next = Infinity;
   for (let i = 0; i < n; i++) {
-    const m = members[start + i] as PlannedMirror;
-    const skip = family === IPV6_ONLY ? !m.mirror.ipv6 : family === IPV4_ONLY && m.mirror.ipv6;
-    base[i] = skip ? Infinity : -Math.log(unitFor(input.key, m.seed)) / m.mirror.weight;
+    const j = start + i;
+    exact[i] = 0;
+    if (family === IPV6_ONLY ? ipv6[j] === 0 : family === IPV4_ONLY && ipv6[j] === 1) {
+      bound[i] = Infinity;
+      continue;
+    }
+    const u = unitFor(key, seed[j] as number);
+    unit[i] = u;
+    const b = (1 - u) * (inverseWeight[j] as number);
+    bound[i] = b;
+    if (b < low) {
+      next = low;
+      low = b;
+      at = i;
+    } else if (b < next) next = b;
   }
   sawAvailableIpv6 = false;
   let best: PlannedMirror | undefined;
   let bestScore = Infinity;
-  for (;;) {
-    let at = -1;
-    let low = Infinity;
-    for (let i = 0; i < n; i++) {
-      if ((base[i] as number) < low) {
-        low = base[i] as number;
-        at = i;
+  while (at !== -1 && low < bestScore) {
+    if (exact[at] === 0) {
+      low = -Math.log(unit[at] as number) / (plan.members[start + at] as PlannedMirror).mirror.weight;
+      bound[at] = low;
+      exact[at] = 1;
+    }
+    // Still below every other bound: the smallest base score left. Otherwise look again.
+    if (low <= next && low < bestScore) {
+      const m = plan.members[start + at] as PlannedMirror;
+      bound[at] = Infinity;
+      const score = visit(m, low, input);
+      if (score < bestScore) {
+        bestScore = score;
+        best = m;
       }
     }
-    if (at === -1 || low >= bestScore) break;
-    base[at] = Infinity;
-    const m = members[start + at] as PlannedMirror;
-    if (reasonToSkip(m.mirror, input) !== undefined) continue;
-    if (m.mirror.ipv6) sawAvailableIpv6 = true;
-    const room = headroomOf(m.mirror, input);
-    if (room <= 0) continue;
-    const score = low / room;
-    if (score < bestScore) {
-      bestScore = score;
-      best = m;
+    at = -1;
+    low = Infinity;
+    next = Infinity;
+    for (let i = 0; i < n; i++) {
+      const b = bound[i] as number;
+      if (b < low) {
+        next = low;
+        low = b;
+        at = i;
+      } else if (b < next) next = b;
     }
   }
   return best;
+}
+
+/** A mirror's true score (base ÷ headroom), or Infinity when it cannot serve or has no headroom. */
+function visit(m: PlannedMirror, base: number, input: SelectionInput): number {
+  if (reasonToSkip(m.mirror, input) !== undefined) return Infinity;
+  if (m.mirror.ipv6) sawAvailableIpv6 = true;
+  const room = headroomOf(m.mirror, input);
+  return room <= 0 ? Infinity : base / room;
 }
 
 export function reasonToSkip(mirror: Mirror, input: SelectionInput): ExclusionReason | undefined {
