@@ -140,11 +140,11 @@ export class Catalog {
     for (const path of previous.paths) if (!slots.has(path)) removed.push(path);
     const next: Columns = { slots, paths, sizes: scanned.sizes, mtimes: scanned.mtimes };
     if (changedSlots.length > 0 || removed.length > 0 || this.version === '') this.persist(next, changedSlots, removed);
+    // Nothing changed: the current columns stay, and with them every slot and the generation.
     if (changedSlots.length > 0 || removed.length > 0) {
       this.files = next;
       this.generation += 1;
-    } // else the same files: the current columns stay, and with them every slot and generation
-
+    }
     return { files: n, added, changed: changedSlots.length - added, removed: removed.length };
   }
 
