@@ -27,8 +27,16 @@ export function openDb(file: string, options: OpenOptions = {}): { db: Db; migra
   }
 }
 
+/** readMeta's statement per connection: servers poll `catalog_version` every 2 s, so it is compiled once. */
+const metaReads = new WeakMap<Db, Database.Statement>();
+
 export function readMeta(db: Db, key: string): string | undefined {
-  const row = db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined;
+  let read = metaReads.get(db);
+  if (read === undefined) {
+    read = db.prepare('SELECT value FROM meta WHERE key = ?');
+    metaReads.set(db, read);
+  }
+  const row = read.get(key) as { value: string } | undefined;
   return row?.value;
 }
 

@@ -27,8 +27,13 @@ export class ProbeStore {
   private readonly upsertHealth;
   private readonly insertEvent;
   private readonly upsertEvidence;
+  // Read by workers every 500 ms: compiled once.
+  private readonly allHealth;
+  private readonly evidenceFrom;
 
   constructor(private readonly db: Db) {
+    this.allHealth = db.prepare('SELECT * FROM mirror_health');
+    this.evidenceFrom = db.prepare('SELECT mirror, path, status, size, mtime_ms, checked_at, detail FROM mirror_files WHERE checked_at >= ?');
     this.upsertHealth = db.prepare(`INSERT INTO mirror_health (mirror, state, reason, since, checked_at, latency_ms, capacity_mbps, sync_stamp)
       VALUES (@mirror, @state, @reason, @since, @checked_at, @latency_ms, @capacity_mbps, @sync_stamp)
       ON CONFLICT(mirror) DO UPDATE SET state = excluded.state, reason = excluded.reason, since = excluded.since,
@@ -57,7 +62,7 @@ export class ProbeStore {
   }
 
   healthRows(): HealthRow[] {
-    return this.db.prepare('SELECT * FROM mirror_health').all() as HealthRow[];
+    return this.allHealth.all() as HealthRow[];
   }
 
   recentEvents(limit: number): EventRow[] {
@@ -66,7 +71,7 @@ export class ProbeStore {
 
   /** Evidence checked at or after `since` (0: all), for loading at start and for workers catching up. */
   *evidenceSince(since: number): Generator<{ mirror: string; path: string; evidence: Evidence }> {
-    const rows = this.db.prepare('SELECT mirror, path, status, size, mtime_ms, checked_at, detail FROM mirror_files WHERE checked_at >= ?').iterate(since) as
+    const rows = this.evidenceFrom.iterate(since) as
       IterableIterator<{ mirror: string; path: string; status: EvidenceStatus; size: number; mtime_ms: number; checked_at: number; detail: string }>;
     for (const r of rows) {
       yield { mirror: r.mirror, path: r.path, evidence: { status: r.status, size: r.size, mtimeMs: r.mtime_ms, checkedAt: r.checked_at, detail: r.detail } };
