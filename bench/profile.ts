@@ -1,4 +1,5 @@
 // npm run bench:profile [-- --files N --seconds S --mirrors M --config JSON --bare]
+// node dist/bench/profile.js --summary-only FILE.cpuprofile --requests N   (re-read a kept profile)
 //
 // Runs mirrorgate's full bench pipeline under `node --cpu-prof` while wrk (or autocannon) loads it,
 // then prints where the CPU went: self time by function and by source file. The .cpuprofile file is
@@ -6,6 +7,7 @@
 // that the bench itself reports.
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { PACKAGE_ROOT } from '../src/paths.js';
 import { startMirrorServer, type MirrorServer } from '../src/demo/mirror-server.js';
@@ -40,7 +42,7 @@ interface Profile {
 }
 
 /** Self time per function and per file, as shares of all samples. */
-export function summarize(profile: Profile, requests: number, windowUs = Infinity, top = 40): string {
+function summarize(profile: Profile, requests: number, windowUs = Infinity, top = 40): string {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const selfUs = new Map<number, number>();
   // Only the busiest windowUs of the profile: the load, not start-up or shutdown.
@@ -121,12 +123,14 @@ async function main(): Promise<void> {
     ...JSON.parse(args.config) as object,
   }));
   const tool = (await hasWrk()) ? 'wrk' : 'autocannon';
+  // Server on core 0 and the load on core 1, as in the bench, when there are two cores.
+  const [serverCpu, loadCpu] = cpus().length >= 2 ? [0, 1] : [undefined, undefined];
   const server = args.bare
-    ? await startProcess('bare', ['--cpu-prof', '--cpu-prof-dir', profDir, join(PACKAGE_ROOT, 'dist/bench/bare-fastify.js')], /listening (http:\/\/[\d.:]+)/, 0)
+    ? await startProcess('bare', ['--cpu-prof', '--cpu-prof-dir', profDir, join(PACKAGE_ROOT, 'dist/bench/bare-fastify.js')], /listening (http:\/\/[\d.:]+)/, serverCpu)
     : await startProcess('mirrorgate', [
       '--cpu-prof', '--cpu-prof-dir', profDir,
       join(PACKAGE_ROOT, 'dist/src/cli/bin.js'), 'serve', '--config', configFile, '--db', join(work, `profile-${files}.db`), '--port', '0',
-    ], /Server listening at (http:\/\/[\d.:]+)/, 0);
+    ], /Server listening at (http:\/\/[\d.:]+)/, serverCpu);
   let requests = 0;
   try {
     if (!args.bare) {
@@ -134,7 +138,7 @@ async function main(): Promise<void> {
       const probing = (JSON.parse(args.config) as { probe?: { enabled?: boolean } }).probe?.enabled !== false;
       if (probing) await firstProbeRound(server.url, 5000); // the steady state, after the start-up round
     }
-    const result = await loadWith(tool, server.url, { seconds: Number(args.seconds), connections: Number(args.connections), pathsFile, ipsFile, cpu: 1 });
+    const result = await loadWith(tool, server.url, { seconds: Number(args.seconds), connections: Number(args.connections), pathsFile, ipsFile, cpu: loadCpu });
     requests = result.requests;
     console.log(`${tool}: ${result.rps.toFixed(0)} req/s, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, errors ${result.errors}`);
   } finally {
