@@ -32,6 +32,17 @@ for (const tool of tools) t.test(`a smoke run of the harness (${tool}) starts, l
   t.notMatch(ps, new RegExp(`${dir.replace(/[/.]/g, '\\$&')}.*serve`), 'no server left running');
 });
 
+t.test('bench:profile profiles a short run and says where the CPU went', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'mirrorgate-profile-'));
+  // Through env(1), without tap's process tracking (NODE_OPTIONS), which tap adds to every child it
+  // spawns and which would slow the profiled server tenfold.
+  const { stdout } = await run('env', ['-u', 'NODE_OPTIONS', '-u', 'NODE_V8_COVERAGE', process.execPath, join(PACKAGE_ROOT, 'dist/bench/profile.js'),
+    '--files', '200', '--mirrors', '3', '--seconds', '1', '--connections', '8', '--work', dir], { timeout: 120_000, maxBuffer: 1 << 24 });
+  t.match(stdout, /busy [\d.]+ µs per request \(\d+ requests/);
+  t.match(stdout, /self time per request, by function/);
+  t.match(stdout, /\nby file:\n/);
+});
+
 t.test('a generated catalog of 100,000 files loads from SQLite and answers lookups correctly', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'mirrorgate-catalog-'));
   const root = join(dir, 'repo');
