@@ -108,6 +108,9 @@ async function serveFile(root: string, state: State, req: IncomingMessage, res: 
     return;
   }
   const body = createReadStream(file, { start, end });
+  // The file can vanish between stat and open (a sync in progress, a test's repository removed): the
+  // answer is then cut short, as a real mirror's would be, instead of the process dying.
+  body.on('error', () => res.destroy());
   if (state.throttleBytesPerSecond > 0) body.pipe(throttle(state.throttleBytesPerSecond)).pipe(res);
   else body.pipe(res);
 }
