@@ -128,21 +128,21 @@ async function main(): Promise<void> {
       const mb = median(rb);
       // Interference from other tenants of the machine only ever slows a round down: each server's best
       // round is the steadier estimate of what it costs, and its ratio the steadier comparison.
-      const best = {
-        a: Math.max(...ra.map((m) => m.rps)), b: Math.max(...rb.map((m) => m.rps)),
-        aCpu: Math.min(...ra.map((m) => m.cpuUsPerRequest)), bCpu: Math.min(...rb.map((m) => m.cpuUsPerRequest)),
-      };
+      const rpsA = Math.max(...ra.map((m) => m.rps));
+      const rpsB = Math.max(...rb.map((m) => m.rps));
+      const cpuA = Math.min(...ra.map((m) => m.cpuUsPerRequest));
+      const cpuB = Math.min(...rb.map((m) => m.cpuUsPerRequest));
       const out: Comparison = {
         a: ma, b: mb, rounds: { a: ra, b: rb },
         rpsRatio: ma.rps / mb.rps, p99Ratio: ma.p99Ms / mb.p99Ms, cpuRatio: ma.cpuUsPerRequest / mb.cpuUsPerRequest,
-        best: { rpsA: best.a, rpsB: best.b, rpsRatio: best.a / best.b, cpuA: best.aCpu, cpuB: best.bCpu, cpuRatio: best.aCpu / best.bCpu },
+        best: { rpsA, rpsB, rpsRatio: rpsA / rpsB, cpuA, cpuB, cpuRatio: cpuA / cpuB },
       };
       console.log(`\n${label}`);
       console.log(row(['', 'req/s', 'p50 ms', 'p99 ms', 'CPU µs/req', 'errors']));
       console.log(row([a.name, ma.rps.toFixed(0), ma.p50Ms.toFixed(2), ma.p99Ms.toFixed(2), ma.cpuUsPerRequest.toFixed(1), String(ma.errors)]));
       console.log(row([b.name, mb.rps.toFixed(0), mb.p50Ms.toFixed(2), mb.p99Ms.toFixed(2), mb.cpuUsPerRequest.toFixed(1), String(mb.errors)]));
       console.log(row(['ratio', out.rpsRatio.toFixed(3), (ma.p50Ms / mb.p50Ms).toFixed(2), out.p99Ratio.toFixed(2), out.cpuRatio.toFixed(2), '']));
-      console.log(row(['best rounds', `${out.best.rpsRatio.toFixed(3)}`, '', '', out.best.cpuRatio.toFixed(2), '']));
+      console.log(row(['best rounds', out.best.rpsRatio.toFixed(3), '', '', out.best.cpuRatio.toFixed(2), '']));
       return out;
     };
 
