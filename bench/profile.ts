@@ -11,7 +11,7 @@ import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { PACKAGE_ROOT } from '../src/paths.js';
 import { startMirrorServer, type MirrorServer } from '../src/demo/mirror-server.js';
-import { clientAddresses, generateRepository, mirrorsFor } from './lib/fixtures.js';
+import { generateRepository, pipelineConfig, writeLoadInputs } from './lib/fixtures.js';
 import { firstProbeRound, firstRedirect, startProcess } from './lib/processes.js';
 import { hasWrk, loadWith } from './lib/load.js';
 
@@ -106,22 +106,11 @@ async function main(): Promise<void> {
   mkdirSync(profDir, { recursive: true });
   const repository = join(work, `repo-${files}`);
   const paths = generateRepository(repository, files);
-  writeFileSync(join(repository, 'TIMESTAMP'), `${Math.floor(Date.now() / 1000) + 1}\n`);
-  const pathsFile = join(work, 'paths.txt');
-  writeFileSync(pathsFile, `${paths.filter((_, i) => i % Math.max(1, Math.floor(paths.length / 10_000)) === 0).slice(0, 10_000).map((p) => `/${p}`).join('\n')}\n`);
-  const ipsFile = join(work, 'ips.txt');
-  writeFileSync(ipsFile, `${clientAddresses(2000).join('\n')}\n`);
+  const { pathsFile, ipsFile } = writeLoadInputs(work, repository, paths);
   const stubs: MirrorServer[] = [];
   for (let i = 0; i < Number(args.mirrors); i++) stubs.push(await startMirrorServer(repository));
   const configFile = join(work, 'profile.json');
-  writeFileSync(configFile, JSON.stringify({
-    repository,
-    rateLimit: { enabled: true, max: 1_000_000_000, windowSeconds: 60 },
-    catalog: { rescanSeconds: 0, hashConcurrency: 0 },
-    probe: { enabled: true, intervalSeconds: 30 },
-    mirrors: mirrorsFor(stubs.map((s) => s.url), { timestampFile: 'TIMESTAMP' }),
-    ...JSON.parse(args.config) as object,
-  }));
+  writeFileSync(configFile, JSON.stringify(pipelineConfig(repository, stubs.map((s) => s.url), JSON.parse(args.config) as Record<string, unknown>)));
   const tool = (await hasWrk()) ? 'wrk' : 'autocannon';
   // Server on core 0 and the load on core 1, as in the bench, when there are two cores.
   const [serverCpu, loadCpu] = cpus().length >= 2 ? [0, 1] : [undefined, undefined];

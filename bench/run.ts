@@ -15,7 +15,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { PACKAGE_ROOT } from '../src/paths.js';
 import { startMirrorServer, type MirrorServer } from '../src/demo/mirror-server.js';
-import { clientAddresses, generateRepository, mirrorsFor } from './lib/fixtures.js';
+import { generateRepository, mirrorsFor, pipelineConfig, writeLoadInputs } from './lib/fixtures.js';
 import { cpuMicros, firstProbeRound, firstRedirect, rssBytes, startProcess, type Server } from './lib/processes.js';
 import { hasWrk, loadWith, type LoadResult } from './lib/load.js';
 
@@ -66,12 +66,8 @@ async function main(): Promise<void> {
   const repository = join(WORK, `repo-${FILES}`);
   const generated = Date.now();
   const paths = generateRepository(repository, FILES);
-  writeFileSync(join(repository, 'TIMESTAMP'), `${Math.floor(Date.now() / 1000) + 1}\n`);
   console.log(`repository ready in ${((Date.now() - generated) / 1000).toFixed(1)} s`);
-  const pathsFile = join(WORK, 'paths.txt');
-  writeFileSync(pathsFile, `${paths.filter((_, i) => i % Math.max(1, Math.floor(paths.length / 10_000)) === 0).slice(0, 10_000).map((p) => `/${p}`).join('\n')}\n`);
-  const ipsFile = join(WORK, 'ips.txt');
-  writeFileSync(ipsFile, `${clientAddresses(2000).join('\n')}\n`);
+  const { pathsFile, ipsFile } = writeLoadInputs(WORK, repository, paths);
   const load = (url: string, seconds = SECONDS) => loadWith(tool, url, { seconds, connections: CONNECTIONS, pathsFile, ipsFile, cpu: pin ? 1 : undefined });
 
   const stubs: MirrorServer[] = [];
@@ -83,14 +79,7 @@ async function main(): Promise<void> {
   try {
     const config = (name: string, mirrors: number, extra: Record<string, unknown> = {}) => {
       const file = join(WORK, `${name}.json`);
-      writeFileSync(file, JSON.stringify({
-        repository,
-        rateLimit: { enabled: true, max: 1_000_000_000, windowSeconds: 60 },
-        catalog: { rescanSeconds: 0, hashConcurrency: 0 },
-        probe: { enabled: true, intervalSeconds: 30 },
-        mirrors: mirrorsFor(stubUrls.slice(0, mirrors), { timestampFile: 'TIMESTAMP' }),
-        ...extra,
-      }));
+      writeFileSync(file, JSON.stringify(pipelineConfig(repository, stubUrls.slice(0, mirrors), extra)));
       return file;
     };
     const db = (name: string) => join(WORK, `${name}-${FILES}.db`);

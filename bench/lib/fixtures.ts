@@ -57,3 +57,29 @@ export function mirrorsFor(urls: readonly string[], extra: Record<string, unknow
     return { name: `m${i}-${country.toLowerCase()}`, url, country, latitude, longitude, weight: 50 + (i % 4) * 50, bandwidthMbps: 100_000_000, ...extra };
   });
 }
+
+/**
+ * What the load generator reads: up to 10,000 request paths spread over the catalog and 2,000 client
+ * addresses, one per line. Also stamps the repository's TIMESTAMP, so mirrors' sync stamps vouch for it.
+ */
+export function writeLoadInputs(work: string, repository: string, paths: readonly string[]): { pathsFile: string; ipsFile: string } {
+  writeFileSync(join(repository, 'TIMESTAMP'), `${Math.floor(Date.now() / 1000) + 1}\n`);
+  const step = Math.max(1, Math.floor(paths.length / 10_000));
+  const pathsFile = join(work, 'paths.txt');
+  writeFileSync(pathsFile, `${paths.filter((_, i) => i % step === 0).slice(0, 10_000).map((p) => `/${p}`).join('\n')}\n`);
+  const ipsFile = join(work, 'ips.txt');
+  writeFileSync(ipsFile, `${clientAddresses(2000).join('\n')}\n`);
+  return { pathsFile, ipsFile };
+}
+
+/** The full pipeline's config: rate limiting with a high limit, probing every 30 s, no periodic rescan. */
+export function pipelineConfig(repository: string, mirrorUrls: readonly string[], extra: Record<string, unknown> = {}): object {
+  return {
+    repository,
+    rateLimit: { enabled: true, max: 1_000_000_000, windowSeconds: 60 },
+    catalog: { rescanSeconds: 0, hashConcurrency: 0 },
+    probe: { enabled: true, intervalSeconds: 30 },
+    mirrors: mirrorsFor(mirrorUrls, { timestampFile: 'TIMESTAMP' }),
+    ...extra,
+  };
+}
