@@ -1,16 +1,23 @@
 // `mirrorgate serve --workers N`: one primary and N workers sharing the port (node:cluster). The primary
 // does all background work (scans, probes, hashing, pruning) exactly once and serves nothing; workers
 // serve requests, write their own counter deltas (additive upserts, so the sums are exact), read the
-// primary's probe results from SQLite every 500 ms, and send it the freshness checks they need.
+// primary's probe results from SQLite every 500 ms, and send it the freshness checks they need: queued
+// ones in batches, and the ones a first request waits for at once, answered with their evidence.
 import cluster, { type Worker } from 'node:cluster';
 import { pino } from 'pino';
 import { Runtime } from './runtime/runtime.js';
 import { startServer, type RunningServer } from './server.js';
 import type { Settings } from './settings.js';
 import type { Log } from './log.js';
+import type { Evidence, FileRef } from './probing/freshness.js';
 
-type ToPrimary = { type: 'check'; items: [string, string, number][] };
-type ToWorker = { type: 'reload' } | { type: 'shutdown' };
+type ToPrimary =
+  | { type: 'check'; items: [string, string, number][] }
+  | { type: 'urgent'; id: number; mirror: string; file: FileRef };
+type ToWorker =
+  | { type: 'reload' }
+  | { type: 'shutdown' }
+  | { type: 'evidence'; id: number; mirror: string; path: string; evidence: Evidence | null };
 
 const CHECK_BATCH_MS = 100;
 const SHUTDOWN_GRACE_MS = 15_000;
@@ -28,6 +35,15 @@ export async function startCluster(settings: Settings, workers: number): Promise
     const worker = cluster.fork();
     worker.on('message', (msg: ToPrimary) => {
       if (msg.type === 'check') for (const [m, p, t] of msg.items) runtime.prober.queue.add(m, p, t);
+      if (msg.type === 'urgent') {
+        const mirror = runtime.config.mirrors.find((m) => m.name === msg.mirror);
+        const checked = mirror === undefined ? Promise.resolve(undefined) : runtime.prober.urgent(mirror, msg.file);
+        void checked.then((evidence) => {
+          if (worker.isConnected()) {
+            worker.send({ type: 'evidence', id: msg.id, mirror: msg.mirror, path: msg.file.path, evidence: evidence ?? null } satisfies ToWorker);
+          }
+        });
+      }
     });
     worker.on('exit', (code, signal) => {
       if (stopping) return;
@@ -85,10 +101,24 @@ async function startWorker(settings: Settings, workers: number): Promise<Running
       if (process.connected) process.send?.({ type: 'check', items } satisfies ToPrimary);
     }, CHECK_BATCH_MS);
   };
-  const server: RunningServer = await startServer(settings, { role: 'worker', workers, requestCheck });
+  let nextId = 0;
+  const waiting = new Map<number, (evidence: Evidence | undefined) => void>();
+  const requestUrgent = (mirror: string, file: FileRef) => new Promise<Evidence | undefined>((resolve) => {
+    if (!process.connected) return resolve(undefined);
+    const id = ++nextId;
+    waiting.set(id, resolve);
+    const { path, size, mtimeMs, ctimeMs } = file;
+    process.send?.({ type: 'urgent', id, mirror, file: { path, size, mtimeMs, ctimeMs } } satisfies ToPrimary);
+  });
+  const server: RunningServer = await startServer(settings, { role: 'worker', workers, requestCheck, requestUrgent });
   process.on('message', (msg: ToWorker) => {
     if (msg.type === 'reload') server.app.mirrorgate.reload();
     if (msg.type === 'shutdown') void server.close();
+    if (msg.type === 'evidence') {
+      if (msg.evidence !== null) server.app.mirrorgate.states.get(msg.mirror).evidence.set(msg.path, msg.evidence);
+      waiting.get(msg.id)?.(msg.evidence ?? undefined);
+      waiting.delete(msg.id);
+    }
   });
   // Ctrl-C reaches the whole process group: the primary coordinates, workers wait for its word.
   process.removeAllListeners('SIGINT');

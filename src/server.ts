@@ -17,7 +17,7 @@ export interface RunningServer {
 
 export async function startServer(
   settings: Settings,
-  cluster: Pick<RuntimeOptions, 'role' | 'workers' | 'requestCheck'> = {},
+  cluster: Pick<RuntimeOptions, 'role' | 'workers' | 'requestCheck' | 'requestUrgent'> = {},
 ): Promise<RunningServer> {
   const log = pino({ level: settings.logLevel }) as unknown as Log;
   const app = await buildApp({ configPath: settings.config, dbPath: settings.db, log, ...cluster });

@@ -1,20 +1,30 @@
 // The catalog: every file of the repository, held in memory for the redirect path and persisted in the
-// `files` table so a restart does not need a rescan. Owns the `files` table (see migrations/001) and the
-// `catalog_version` meta key, which every change bumps so other processes know to reload.
+// `files` table so a restart does not need a rescan. Owns `files` and `catalog_changes` (migrations/001,
+// 003) and the `catalog_version` meta key, which every change bumps so other processes know to follow.
 //
-// Memory is columnar, for catalogs of a million files: a Map from path to slot, and the sizes and
-// mtimes in typed arrays (about 100 bytes a file with the path string, against ~300 for an object each).
+// A copy of a file is (size, mtime, ctime): ctime changes on every write and rename and no tool can set
+// it, so a file rebuilt with the same size and mtime is still a new copy, and evidence about the old
+// one no longer counts.
+//
+// Memory is columnar, for catalogs of a million files: a Map from path to slot, and sizes, mtimes and
+// ctimes in typed arrays (about 110 bytes a file with the path string, against ~300 for an object each).
+// A full scan lays the columns out afresh; a patch (the watcher, a serve-time stat) changes a slot in
+// place, appends a slot or leaves a tombstone (size -1), so slots stay put between full scans.
 import type { Db } from '../db/open.js';
 import { readMeta, writeMeta } from '../db/open.js';
 import { scanRepository, type ScanColumns } from './scan.js';
 
-export interface FileEntry {
-  readonly path: string;
+export interface FileStat {
   readonly size: number;
   readonly mtimeMs: number;
-  /** Where lookup() found it: its slot in that catalog generation (see memoize). */
+  readonly ctimeMs: number;
+}
+
+export interface FileEntry extends FileStat {
+  readonly path: string;
+  /** Where lookup() found it: its slot in that column layout (see memoize). */
   readonly slot?: number;
-  readonly generation?: number;
+  readonly layout?: number;
 }
 
 export interface ScanReport {
@@ -25,42 +35,68 @@ export interface ScanReport {
   readonly ms: number;
 }
 
-interface Columns {
-  readonly slots: Map<string, number>;
-  readonly paths: readonly string[];
-  readonly sizes: Float64Array;
-  readonly mtimes: Float64Array;
+/** One path's new state: its stat, or undefined when it is gone. */
+export interface PathUpdate {
+  readonly path: string;
+  readonly stat: FileStat | undefined;
 }
 
-const EMPTY: Columns = { slots: new Map(), paths: [], sizes: new Float64Array(0), mtimes: new Float64Array(0) };
+interface Columns {
+  readonly slots: Map<string, number>;
+  /** Slot → path; '' for a removed slot. Its length is the number of slots used. */
+  readonly paths: string[];
+  sizes: Float64Array;
+  mtimes: Float64Array;
+  ctimes: Float64Array;
+}
+
+/** More changed paths than this in one write are logged as "reload everything". */
+const LOG_PATHS_MAX = 5000;
+/** catalog_changes keeps about this many rows. */
+const LOG_KEEP = 20_000;
+
+const empty = (): Columns => ({ slots: new Map(), paths: [], sizes: new Float64Array(0), mtimes: new Float64Array(0), ctimes: new Float64Array(0) });
+
+export function sameCopy(a: FileStat, b: FileStat): boolean {
+  return a.size === b.size && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs;
+}
 
 export class Catalog {
-  private files: Columns = EMPTY;
-  /** The catalog_version this copy reflects; compared with the db's to spot another process's scan. */
+  private files: Columns = empty();
+  /** The catalog_version this copy reflects; compared with the db's to spot another process's change. */
   private version = '';
-  /** Bumped whenever the in-memory catalog is replaced; lets derived data be cached per generation. */
+  /** The last catalog_changes row this copy has applied. */
+  private watermark = 0;
+  /** Bumped whenever the catalog changes; lets derived data (probe files) be recomputed. */
   generation = 0;
+  /** Bumped when slots are laid out afresh (load, full scan); memoized marks are per layout. */
+  private layout = 0;
+  /** Paths changed in memory whose write to the db failed; written with the next change. */
+  private readonly unpersisted = new Set<string>();
 
   constructor(private readonly db: Db) {}
 
   lookup(path: string): FileEntry | undefined {
-    const { slots, sizes, mtimes } = this.files;
+    const { slots, sizes, mtimes, ctimes } = this.files;
     const slot = slots.get(path);
-    return slot === undefined ? undefined : { path, size: sizes[slot] as number, mtimeMs: mtimes[slot] as number, slot, generation: this.generation };
+    if (slot === undefined) return undefined;
+    return { path, size: sizes[slot] as number, mtimeMs: mtimes[slot] as number, ctimeMs: ctimes[slot] as number, slot, layout: this.layout };
   }
 
   /**
-   * `test` of a file's path, remembered per file until the catalog changes: a pattern match once per
-   * file instead of once per request. Entries not from this generation's lookup() are tested afresh.
+   * `test` of a file's path, remembered per file until the slots are laid out again: a pattern match once
+   * per file instead of once per request. Entries not from this layout's lookup() are tested afresh.
    */
   memoize(test: (path: string) => boolean): (file: FileEntry) => boolean {
-    let generation = -1;
+    let layout = -1;
     let marks = new Uint8Array(0); // 0 unknown, 1 false, 2 true
     return (file) => {
-      if (file.slot === undefined || file.generation !== this.generation) return test(file.path);
-      if (generation !== this.generation) {
-        generation = this.generation;
-        marks = new Uint8Array(this.size);
+      if (file.slot === undefined || file.layout !== this.layout) return test(file.path);
+      if (layout !== this.layout || file.slot >= marks.length) {
+        const grown = new Uint8Array(this.files.paths.length + 1024);
+        if (layout === this.layout) grown.set(marks);
+        layout = this.layout;
+        marks = grown;
       }
       let mark = marks[file.slot];
       if (mark === 0) {
@@ -72,40 +108,72 @@ export class Catalog {
   }
 
   get size(): number {
-    return this.files.paths.length;
+    return this.files.slots.size;
   }
 
   *entries(): Generator<FileEntry> {
-    const { paths, sizes, mtimes } = this.files;
-    for (let i = 0; i < paths.length; i++) yield { path: paths[i] as string, size: sizes[i] as number, mtimeMs: mtimes[i] as number };
+    const { paths, sizes, mtimes, ctimes } = this.files;
+    for (let i = 0; i < paths.length; i++) {
+      if (paths[i] === '') continue;
+      yield { path: paths[i] as string, size: sizes[i] as number, mtimeMs: mtimes[i] as number, ctimeMs: ctimes[i] as number };
+    }
   }
 
   /** Loads the persisted catalog; a million rows take a second or two. */
   load(): void {
+    // Read the log's end first: a change written while we read is applied again by the next follow().
+    const watermark = this.logEnd();
     const { n } = this.db.prepare('SELECT COUNT(*) AS n FROM files').get() as { n: number };
-    const paths: string[] = [];
-    const sizes = new Float64Array(n);
-    const mtimes = new Float64Array(n);
-    const slots = new Map<string, number>();
-    const rows = this.db.prepare('SELECT path, size, mtime_ms FROM files').raw().iterate() as IterableIterator<[string, number, number]>;
-    for (const [path, size, mtimeMs] of rows) {
-      if (paths.length === n) break; // rows added since the count: the next load sees them
-      slots.set(path, paths.length);
-      sizes[paths.length] = size;
-      mtimes[paths.length] = mtimeMs;
-      paths.push(path);
+    const files = empty();
+    files.sizes = new Float64Array(n);
+    files.mtimes = new Float64Array(n);
+    files.ctimes = new Float64Array(n);
+    const rows = this.db.prepare('SELECT path, size, mtime_ms, ctime_ms FROM files').raw().iterate() as IterableIterator<[string, number, number, number]>;
+    for (const [path, size, mtimeMs, ctimeMs] of rows) {
+      const i = files.paths.length;
+      if (i === n) break; // rows added since the count: the next follow() sees them
+      files.slots.set(path, i);
+      files.sizes[i] = size;
+      files.mtimes[i] = mtimeMs;
+      files.ctimes[i] = ctimeMs;
+      files.paths.push(path);
     }
-    this.files = { slots, paths, sizes: sizes.subarray(0, paths.length), mtimes: mtimes.subarray(0, paths.length) };
+    this.files = files;
+    this.layout += 1;
     this.generation += 1;
     this.version = readMeta(this.db, 'catalog_version') ?? '';
+    this.watermark = watermark;
   }
 
-  /** Reloads when another process (a `mirrorgate scan`, another worker) changed the catalog. */
-  reloadIfChanged(): boolean {
+  /**
+   * Catches up with changes another process (a worker's primary, `mirrorgate scan`) wrote: only the
+   * changed paths, or a full load when the log says so or has been pruned past us. True if anything changed.
+   */
+  follow(): boolean {
     const version = readMeta(this.db, 'catalog_version') ?? '';
     if (version === this.version) return false;
-    this.load();
-    return true;
+    const rows = this.db.prepare('SELECT seq, path FROM catalog_changes WHERE seq > ? ORDER BY seq LIMIT ?')
+      .all(this.watermark, LOG_PATHS_MAX + 1) as { seq: number; path: string }[];
+    const first = rows[0];
+    const oldest = (this.db.prepare('SELECT MIN(seq) AS s FROM catalog_changes').get() as { s: number | null }).s ?? 0;
+    if (rows.length > LOG_PATHS_MAX || rows.some((r) => r.path === '') || (first !== undefined && first.seq > this.watermark + 1 && oldest > this.watermark + 1)) {
+      this.load();
+      return true;
+    }
+    const read = this.db.prepare('SELECT size, mtime_ms AS mtimeMs, ctime_ms AS ctimeMs FROM files WHERE path = ?');
+    let changed = false;
+    for (const { seq, path } of rows) {
+      changed = this.setEntry(path, read.get(path) as FileStat | undefined) !== undefined || changed;
+      this.watermark = seq;
+    }
+    this.version = version;
+    if (changed) this.generation += 1;
+    return changed;
+  }
+
+  /** Kept for the CLI and older callers: follow() under its old name. */
+  reloadIfChanged(): boolean {
+    return this.follow();
   }
 
   /** Walks the repository (in a worker thread) and makes memory and the db match it, in one transaction. */
@@ -119,48 +187,141 @@ export class Catalog {
   apply(scanned: ScanColumns): Omit<ScanReport, 'ms'> {
     const previous = this.files;
     const n = scanned.paths.length;
-    const slots = new Map<string, number>();
-    const paths: string[] = new Array<string>(n);
-    const changedSlots: number[] = [];
+    const next: Columns = { slots: new Map(), paths: new Array<string>(n), sizes: scanned.sizes, mtimes: scanned.mtimes, ctimes: scanned.ctimes };
+    const changed: string[] = [];
     let added = 0;
     for (let i = 0; i < n; i++) {
       let path = scanned.paths[i] as string;
       const old = previous.slots.get(path);
       if (old === undefined) {
         added += 1;
-        changedSlots.push(i);
+        changed.push(path);
       } else {
         path = previous.paths[old] as string; // keep the old string; the scanned copy can go
-        if (previous.sizes[old] !== scanned.sizes[i] || previous.mtimes[old] !== scanned.mtimes[i]) changedSlots.push(i);
+        if (previous.sizes[old] !== next.sizes[i] || previous.mtimes[old] !== next.mtimes[i] || previous.ctimes[old] !== next.ctimes[i]) changed.push(path);
       }
-      paths[i] = path;
-      slots.set(path, i);
+      next.paths[i] = path;
+      next.slots.set(path, i);
     }
     const removed: string[] = [];
-    for (const path of previous.paths) if (!slots.has(path)) removed.push(path);
-    const next: Columns = { slots, paths, sizes: scanned.sizes, mtimes: scanned.mtimes };
-    if (changedSlots.length > 0 || removed.length > 0 || this.version === '') this.persist(next, changedSlots, removed);
-    // Nothing changed: the current columns stay, and with them every slot and the generation.
-    if (changedSlots.length > 0 || removed.length > 0) {
-      this.files = next;
-      this.generation += 1;
+    for (const path of previous.slots.keys()) if (!next.slots.has(path)) removed.push(path);
+    const report = { files: n, added, changed: changed.length - added, removed: removed.length };
+    if (changed.length === 0 && removed.length === 0) {
+      // Nothing changed: the current columns stay, and with them every slot and the generation.
+      if (this.version === '' || this.unpersisted.size > 0) this.persist([], []);
+      return report;
     }
-    return { files: n, added, changed: changedSlots.length - added, removed: removed.length };
+    this.files = next;
+    this.layout += 1;
+    this.generation += 1;
+    this.persist(changed, removed);
+    return report;
   }
 
-  private persist(next: Columns, changedSlots: readonly number[], removed: readonly string[]): void {
-    // sha256 survives only while size and mtime are unchanged: that is the hash cache's key.
+  /**
+   * Applies changes seen by the watcher or by a stat at serve time: memory first (answers rely on it at
+   * once), then the db. A failed write is kept and retried with the next change; the error is thrown
+   * for the caller to log. Returns what changed.
+   */
+  patch(updates: readonly PathUpdate[]): { added: number; changed: number; removed: number } {
+    // Another process wrote since we last looked: take its changes first, so ours land on top.
+    if (this.version !== '' && (readMeta(this.db, 'catalog_version') ?? '') !== this.version) this.follow();
+    const counts = { added: 0, changed: 0, removed: 0 };
+    const touched: string[] = [];
+    const gone: string[] = [];
+    for (const { path, stat } of updates) {
+      const what = this.setEntry(path, stat);
+      if (what === undefined) continue;
+      counts[what] += 1;
+      (what === 'removed' ? gone : touched).push(path);
+    }
+    if (touched.length > 0 || gone.length > 0) {
+      this.generation += 1;
+      this.persist(touched, gone);
+    }
+    return counts;
+  }
+
+  /** Retries db writes that failed earlier (called by the runtime's loop). */
+  retryPersist(): void {
+    if (this.unpersisted.size > 0) this.persist([], []);
+  }
+
+  get pendingWrites(): number {
+    return this.unpersisted.size;
+  }
+
+  /** Memory only: sets or removes one path. */
+  private setEntry(path: string, stat: FileStat | undefined): 'added' | 'changed' | 'removed' | undefined {
+    const files = this.files;
+    const slot = files.slots.get(path);
+    if (stat === undefined) {
+      if (slot === undefined) return undefined;
+      files.slots.delete(path);
+      files.paths[slot] = '';
+      files.sizes[slot] = -1;
+      return 'removed';
+    }
+    if (slot !== undefined) {
+      if (files.sizes[slot] === stat.size && files.mtimes[slot] === stat.mtimeMs && files.ctimes[slot] === stat.ctimeMs) return undefined;
+      files.sizes[slot] = stat.size;
+      files.mtimes[slot] = stat.mtimeMs;
+      files.ctimes[slot] = stat.ctimeMs;
+      return 'changed';
+    }
+    const at = files.paths.length;
+    if (at === files.sizes.length) {
+      const capacity = Math.max(1024, Math.ceil(at * 1.25));
+      files.sizes = grow(files.sizes, capacity);
+      files.mtimes = grow(files.mtimes, capacity);
+      files.ctimes = grow(files.ctimes, capacity);
+    }
+    files.paths.push(path);
+    files.slots.set(path, at);
+    files.sizes[at] = stat.size;
+    files.mtimes[at] = stat.mtimeMs;
+    files.ctimes[at] = stat.ctimeMs;
+    return 'added';
+  }
+
+  private logEnd(): number {
+    return (this.db.prepare('SELECT MAX(seq) AS s FROM catalog_changes').get() as { s: number | null }).s ?? 0;
+  }
+
+  /** Writes the given paths' current state (and any earlier failed writes) in one transaction. */
+  private persist(changed: readonly string[], removed: readonly string[]): void {
+    for (const path of changed) this.unpersisted.add(path);
+    for (const path of removed) this.unpersisted.add(path);
+    // The hash cache (sha256) survives only while the copy is the same.
     const upsert = this.db.prepare(`
-      INSERT INTO files (path, size, mtime_ms, sha256) VALUES (?, ?, ?, NULL)
+      INSERT INTO files (path, size, mtime_ms, ctime_ms, sha256) VALUES (?, ?, ?, ?, NULL)
       ON CONFLICT(path) DO UPDATE SET
-        sha256 = CASE WHEN files.size = excluded.size AND files.mtime_ms = excluded.mtime_ms THEN files.sha256 END,
-        size = excluded.size, mtime_ms = excluded.mtime_ms`);
+        sha256 = CASE WHEN files.size = excluded.size AND files.mtime_ms = excluded.mtime_ms AND files.ctime_ms = excluded.ctime_ms
+          THEN files.sha256 END,
+        size = excluded.size, mtime_ms = excluded.mtime_ms, ctime_ms = excluded.ctime_ms`);
     const remove = this.db.prepare('DELETE FROM files WHERE path = ?');
+    const log = this.db.prepare('INSERT INTO catalog_changes (path) VALUES (?)');
+    const paths = [...this.unpersisted];
     this.db.transaction(() => {
-      for (const i of changedSlots) upsert.run(next.paths[i], next.sizes[i], next.mtimes[i]);
-      for (const path of removed) remove.run(path);
+      for (const path of paths) {
+        const entry = this.lookup(path);
+        if (entry === undefined) remove.run(path);
+        else upsert.run(path, entry.size, entry.mtimeMs, entry.ctimeMs);
+      }
+      if (paths.length > LOG_PATHS_MAX) log.run('');
+      else for (const path of paths) log.run(path);
+      const end = this.logEnd();
+      this.db.prepare('DELETE FROM catalog_changes WHERE seq <= ?').run(end - LOG_KEEP);
       this.version = `${Date.now()}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
       writeMeta(this.db, 'catalog_version', this.version);
+      this.watermark = end;
     })();
+    this.unpersisted.clear();
   }
+}
+
+function grow(column: Float64Array, capacity: number): Float64Array {
+  const grown = new Float64Array(capacity);
+  grown.set(column);
+  return grown;
 }

@@ -1,6 +1,6 @@
 // Computes the sha256 of catalog files in the background, a few at a time, and caches it in the `files`
-// row. The cache key is (path, size, mtime): the UPDATE matches all three, so a file that changed while
-// being hashed keeps a NULL hash and is picked up after the next scan.
+// row. The cache key is (path, size, mtime, ctime): the UPDATE matches all four, so a file that changed
+// while being hashed keeps a NULL hash and is picked up after the next change or scan.
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
@@ -55,32 +55,35 @@ export class Hasher {
 
   private async run(): Promise<void> {
     const page = this.db.prepare(
-      'SELECT path, size, mtime_ms FROM files WHERE sha256 IS NULL AND path > ? ORDER BY path LIMIT ?');
-    const store = this.db.prepare('UPDATE files SET sha256 = ? WHERE path = ? AND size = ? AND mtime_ms = ?');
+      'SELECT path, size, mtime_ms, ctime_ms FROM files WHERE sha256 IS NULL AND path > ? ORDER BY path LIMIT ?');
+    const store = this.db.prepare('UPDATE files SET sha256 = ? WHERE path = ? AND size = ? AND mtime_ms = ? AND ctime_ms = ?');
     let after = '';
     for (;;) {
-      const rows = page.all(after, PAGE) as { path: string; size: number; mtime_ms: number }[];
+      const rows = page.all(after, PAGE) as { path: string; size: number; mtime_ms: number; ctime_ms: number }[];
       if (rows.length === 0) return;
       after = rows.at(-1)?.path ?? after;
       for (let i = 0; i < rows.length; i += Math.max(1, this.concurrency())) {
         const batch = rows.slice(i, i + Math.max(1, this.concurrency()));
         await Promise.all(batch.map(async (row) => {
           if (this.abort.signal.aborted) return;
-          const digest = await this.hashIfUnchanged(row.path, row.size, row.mtime_ms);
-          if (digest !== undefined) store.run(digest, row.path, row.size, row.mtime_ms);
+          const digest = await this.hashIfUnchanged(row.path, row.size, row.mtime_ms, row.ctime_ms);
+          if (digest !== undefined) store.run(digest, row.path, row.size, row.mtime_ms, row.ctime_ms);
         }));
         if (this.abort.signal.aborted) return;
       }
     }
   }
 
-  private async hashIfUnchanged(path: string, size: number, mtimeMs: number): Promise<string | undefined> {
+  private async hashIfUnchanged(path: string, size: number, mtimeMs: number, ctimeMs: number): Promise<string | undefined> {
     const file = join(this.root(), path);
+    const same = (s: { size: number; mtimeMs: number; ctimeMs: number }) =>
+      s.size === size && Math.trunc(s.mtimeMs) === mtimeMs && Math.trunc(s.ctimeMs) === ctimeMs;
     try {
-      const before = await stat(file);
-      if (before.size !== size || Math.trunc(before.mtimeMs) !== mtimeMs) return undefined;
+      if (!same(await stat(file))) return undefined;
       const hash = createHash('sha256');
       await pipeline(createReadStream(file, { signal: this.abort.signal }), hash);
+      // Written while we read: the hash is of neither copy.
+      if (!same(await stat(file))) return undefined;
       return hash.digest('hex');
     } catch (err) {
       if (!this.abort.signal.aborted) this.log.warn({ path, err: (err as Error).message }, 'cannot hash file');

@@ -8,23 +8,28 @@ export interface ScanColumns {
   readonly paths: string[];
   readonly sizes: Float64Array;
   readonly mtimes: Float64Array;
+  readonly ctimes: Float64Array;
 }
 
 export function walkSync(root: string): ScanColumns {
   const paths: string[] = [];
   let sizes = new Float64Array(1024);
   let mtimes = new Float64Array(1024);
-  const push = (path: string, size: number, mtime: number) => {
+  let ctimes = new Float64Array(1024);
+  const grow = (column: Float64Array) => {
+    const grown = new Float64Array(column.length * 2);
+    grown.set(column);
+    return grown;
+  };
+  const push = (path: string, s: { size: number; mtimeMs: number; ctimeMs: number }) => {
     if (paths.length === sizes.length) {
-      const grownSizes = new Float64Array(sizes.length * 2);
-      grownSizes.set(sizes);
-      sizes = grownSizes;
-      const grownMtimes = new Float64Array(mtimes.length * 2);
-      grownMtimes.set(mtimes);
-      mtimes = grownMtimes;
+      sizes = grow(sizes);
+      mtimes = grow(mtimes);
+      ctimes = grow(ctimes);
     }
-    sizes[paths.length] = size;
-    mtimes[paths.length] = mtime;
+    sizes[paths.length] = s.size;
+    mtimes[paths.length] = Math.trunc(s.mtimeMs);
+    ctimes[paths.length] = Math.trunc(s.ctimeMs);
     paths.push(path);
   };
   const base = root.endsWith('/') ? root : `${root}/`;
@@ -49,16 +54,16 @@ export function walkSync(root: string): ScanColumns {
       }
       if (!entry.isFile() && !entry.isSymbolicLink()) continue;
       const s = statSync(base + path, { throwIfNoEntry: false });
-      if (s !== undefined && s.isFile()) push(path, s.size, Math.trunc(s.mtimeMs));
+      if (s !== undefined && s.isFile()) push(path, s);
     }
   }
-  return { paths, sizes: sizes.slice(0, paths.length), mtimes: mtimes.slice(0, paths.length) };
+  return { paths, sizes: sizes.slice(0, paths.length), mtimes: mtimes.slice(0, paths.length), ctimes: ctimes.slice(0, paths.length) };
 }
 
 if (parentPort !== null && (workerData as { root?: unknown } | null)?.root !== undefined) {
   try {
     const result = walkSync((workerData as { root: string }).root);
-    parentPort.postMessage({ ok: true, result }, [result.sizes.buffer as ArrayBuffer, result.mtimes.buffer as ArrayBuffer]);
+    parentPort.postMessage({ ok: true, result }, [result.sizes.buffer as ArrayBuffer, result.mtimes.buffer as ArrayBuffer, result.ctimes.buffer as ArrayBuffer]);
   } catch (err) {
     parentPort.postMessage({ ok: false, message: (err as Error).message, code: (err as NodeJS.ErrnoException).code });
   }

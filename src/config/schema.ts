@@ -58,6 +58,10 @@ export const ConfigSchema = Type.Object({
       description: 'How often the repository is rescanned for changes; 0 = only at start, on SIGHUP and `mirrorgate scan`',
     }),
     hashConcurrency: Type.Integer({ minimum: 0, default: 1, description: 'Files hashed (sha256) at once in the background; 0 = off' }),
+    watch: Type.Boolean({
+      default: true,
+      description: 'Watch the repository (inotify, one watch per directory) so changes reach the catalog within a second; the rescan stays as a safety net',
+    }),
   }, { additionalProperties: false, default: {} }),
   counters: Type.Object({
     enabled: Type.Boolean({ default: true, description: 'false: count nothing (for measuring what counting costs)' }),
@@ -91,6 +95,22 @@ export const ConfigSchema = Type.Object({
     oldRecheckSeconds: Type.Integer({ minimum: 1, default: 21600 }),
     queueSize: Type.Integer({ minimum: 1, default: 10000, description: 'Pending per-file checks; more are dropped and asked again later' }),
     concurrency: Type.Integer({ minimum: 1, default: 8 }),
+    contentCheckBytes: Type.Integer({
+      minimum: 0, default: 1048576,
+      description: 'Files up to this size (and every volatile file) are verified by the sha256 of the mirror\'s whole copy; larger ones by sampled byte ranges',
+    }),
+    sampleBytes: Type.Integer({ minimum: 512, maximum: 1048576, default: 4096, description: 'Bytes in each sampled range of a large file' }),
+    samples: Type.Integer({ minimum: 0, maximum: 16, default: 2, description: 'Ranges drawn at random offsets per check, besides the head and the tail' }),
+    checkBytesPerHour: Type.Integer({
+      minimum: 0, default: 1073741824,
+      description: 'What content checks may download from one mirror per hour; 0 = no limit. Past it, checks wait',
+    }),
+    firstRequestWaitMs: Type.Integer({
+      minimum: 0, maximum: 10000, default: 400,
+      description: 'How long a request for a large file with no verified mirror waits for a check of the best candidates; 0 = never wait',
+    }),
+    firstRequestCandidates: Type.Integer({ minimum: 1, maximum: 10, default: 3, description: 'Mirrors checked for such a request, in this client\'s order' }),
+    urgentChecks: Type.Integer({ minimum: 1, default: 64, description: 'First-request checks in flight at once; past it requests do not wait' }),
   }, { additionalProperties: false, default: {} }),
   volatile: Type.Array(Type.String({ minLength: 1 }), {
     default: ['Release', 'Release.gpg', 'InRelease', 'Packages*', 'Sources*', 'repomd.xml', 'repomd.xml.asc', '*.sha256', 'SHA256SUMS*', '*.sha256sum'],

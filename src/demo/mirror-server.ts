@@ -25,6 +25,10 @@ export interface MirrorServer {
   readonly wrongSize: Map<string, number>;
   /** Paths whose Last-Modified this mirror reports as given (an old copy). */
   readonly lastModified: Map<string, Date>;
+  /** Paths whose body this mirror serves from these bytes instead of the directory's (another copy). */
+  readonly content: Map<string, Buffer>;
+  /** false: answers every request as if Range were not sent (200 with the whole body). */
+  ranges: boolean;
   /** Body bytes per second for GETs; 0 = as fast as possible. */
   throttleBytesPerSecond: number;
   /** Requests seen, as "METHOD /path". */
@@ -36,11 +40,12 @@ export interface MirrorServer {
   close(): Promise<void>;
 }
 
-type State = Pick<MirrorServer, 'behaviour' | 'missing' | 'wrongSize' | 'lastModified' | 'throttleBytesPerSecond' | 'log'>;
+type State = Pick<MirrorServer, 'behaviour' | 'missing' | 'wrongSize' | 'lastModified' | 'content' | 'ranges' | 'throttleBytesPerSecond' | 'log'>;
 
 export async function startMirrorServer(root: string, port = 0): Promise<MirrorServer> {
   const state: State = {
-    behaviour: { kind: 'healthy' }, missing: new Set(), wrongSize: new Map(), lastModified: new Map(), throttleBytesPerSecond: 0, log: [],
+    behaviour: { kind: 'healthy' }, missing: new Set(), wrongSize: new Map(), lastModified: new Map(), content: new Map(), ranges: true,
+    throttleBytesPerSecond: 0, log: [],
   };
   const server: Server = createServer((req, res) => {
     state.log.push(`${req.method} ${req.url}`);
@@ -93,18 +98,24 @@ async function serveFile(root: string, state: State, req: IncomingMessage, res: 
     'accept-ranges': 'bytes',
     'content-type': 'application/octet-stream',
   };
+  const other = state.content.get(rel);
+  const size = other?.length ?? s.size;
   let start = 0;
-  let end = s.size - 1;
-  const range = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '');
-  if (range && Number(range[1]) < s.size) {
+  let end = size - 1;
+  const range = state.ranges ? /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '') : null;
+  if (range && Number(range[1]) < size) {
     start = Number(range[1]);
-    end = range[2] ? Math.min(Number(range[2]), s.size - 1) : s.size - 1;
-    headers['content-range'] = `bytes ${start}-${end}/${s.size}`;
+    end = range[2] ? Math.min(Number(range[2]), size - 1) : size - 1;
+    headers['content-range'] = `bytes ${start}-${end}/${size}`;
   }
   headers['content-length'] = state.wrongSize.get(rel) ?? Math.max(0, end - start + 1);
   res.writeHead(range ? 206 : 200, headers);
-  if (req.method === 'HEAD' || s.size === 0) {
+  if (req.method === 'HEAD' || size === 0) {
     res.end();
+    return;
+  }
+  if (other !== undefined) {
+    res.end(other.subarray(start, end + 1));
     return;
   }
   const body = createReadStream(file, { start, end });

@@ -1,6 +1,7 @@
 // Outbound HTTP for the probes: the only module that imports got. Every request has an explicit timeout,
 // no retries, a User-Agent naming mirrorgate, follows no redirect on its own, and is cancelled by the
 // prober's AbortSignal on shutdown. Results are values, never exceptions.
+import { createHash } from 'node:crypto';
 import got, { type Response } from 'got';
 
 export const USER_AGENT = 'mirrorgate/0.1 (download redirector health probe)';
@@ -23,6 +24,32 @@ export type RangeResult =
   | { readonly ok: true; readonly status: number; readonly bytes: number; readonly ttfbMs: number; readonly transferMs: number }
   | { readonly ok: false; readonly kind: ProbeFailureKind | 'http'; readonly message: string };
 
+/** A whole copy fetched and hashed: what a content check of a small or volatile file sees. */
+export type DigestResult =
+  | {
+    readonly ok: true;
+    readonly status: number;
+    readonly lastModified: number | undefined;
+    /** Body bytes received (at most limit + 1: more means the copy is larger than ours). */
+    readonly bytes: number;
+    readonly sha256: string | undefined;
+  }
+  | { readonly ok: false; readonly kind: ProbeFailureKind | 'http'; readonly message: string };
+
+/** One byte range fetched: what a sampled content check of a large file sees. */
+export type BytesResult =
+  | {
+    readonly ok: true;
+    readonly status: number;
+    readonly lastModified: number | undefined;
+    /** The copy's total size from Content-Range (206) or Content-Length (200). */
+    readonly totalSize: number | undefined;
+    /** Where the body starts in the copy (from Content-Range; 0 for a 200). */
+    readonly offset: number;
+    readonly body: Buffer;
+  }
+  | { readonly ok: false; readonly kind: ProbeFailureKind | 'http'; readonly message: string };
+
 /** The probe client's contract; tests may substitute one, the real one is below. */
 export interface ProbeHttp {
   head(url: string, timeoutMs: number, signal: AbortSignal): Promise<HeadResult>;
@@ -30,6 +57,10 @@ export interface ProbeHttp {
   getRange(url: string, bytes: number, timeoutMs: number, signal: AbortSignal): Promise<RangeResult>;
   /** GETs a small text body (a sync timestamp file); undefined on any failure. */
   getText(url: string, timeoutMs: number, signal: AbortSignal): Promise<string | undefined>;
+  /** GETs the whole body and hashes it (sha256), reading at most `limit` + 1 bytes. */
+  getDigest(url: string, limit: number, timeoutMs: number, signal: AbortSignal): Promise<DigestResult>;
+  /** GETs bytes [offset, offset + length) with a Range request; a server ignoring Range is cut off after `length`. */
+  getBytes(url: string, offset: number, length: number, timeoutMs: number, signal: AbortSignal): Promise<BytesResult>;
 }
 
 const client = got.extend({
@@ -102,7 +133,82 @@ export const gotProbeHttp: ProbeHttp = {
       return undefined;
     }
   },
+
+  async getDigest(url, limit, timeoutMs, signal) {
+    const hash = createHash('sha256');
+    let bytes = 0;
+    const head = await streamGet(url, { timeoutMs: timeoutMs * 4, signal }, (chunk) => {
+      bytes += chunk.length;
+      if (bytes > limit + 1) return false;
+      hash.update(chunk);
+      return true;
+    });
+    if (!head.ok) return head;
+    const complete = head.status === 200 && bytes <= limit;
+    return {
+      ok: true,
+      status: head.status,
+      lastModified: lastModifiedOf(head.headers['last-modified'] as string | undefined),
+      bytes,
+      sha256: complete ? hash.digest('hex') : undefined,
+    };
+  },
+
+  async getBytes(url, offset, length, timeoutMs, signal) {
+    const parts: Buffer[] = [];
+    let received = 0;
+    const head = await streamGet(url, { headers: { range: `bytes=${offset}-${offset + length - 1}` }, timeoutMs, signal }, (chunk) => {
+      parts.push(chunk);
+      received += chunk.length;
+      return received < length;
+    });
+    if (!head.ok) return head;
+    const range = /^bytes (\d+)-\d+\/(\d+)$/.exec(String(head.headers['content-range'] ?? ''));
+    const length0 = head.headers['content-length'];
+    return {
+      ok: true,
+      status: head.status,
+      lastModified: lastModifiedOf(head.headers['last-modified'] as string | undefined),
+      totalSize: range ? Number(range[2]) : head.status === 200 && length0 !== undefined ? Number(length0) : undefined,
+      offset: range ? Number(range[1]) : 0,
+      body: Buffer.concat(parts).subarray(0, length),
+    };
+  },
 };
+
+function lastModifiedOf(value: string | undefined): number | undefined {
+  return value === undefined ? undefined : Date.parse(value) || undefined;
+}
+
+/** Streams a GET, handing each chunk to `onData` until it returns false; resolves with the response head. */
+function streamGet(
+  url: string,
+  options: { headers?: Record<string, string>; timeoutMs: number; signal: AbortSignal },
+  onData: (chunk: Buffer) => boolean,
+): Promise<{ ok: true; status: number; headers: Record<string, string | string[] | undefined> } | { ok: false; kind: ProbeFailureKind | 'http'; message: string }> {
+  return new Promise((resolve) => {
+    let head: { status: number; headers: Record<string, string | string[] | undefined> } | undefined;
+    let settled = false;
+    const stream = client.stream(url, { headers: options.headers, timeout: { request: options.timeoutMs }, signal: options.signal });
+    const finish = (result: Awaited<ReturnType<typeof streamGet>>) => {
+      if (settled) return;
+      settled = true;
+      stream.destroy();
+      resolve(result);
+    };
+    stream.on('response', (res: { statusCode: number; headers: Record<string, string | string[] | undefined> }) => {
+      head = { status: res.statusCode, headers: res.headers };
+      if (res.statusCode !== 200 && res.statusCode !== 206) finish({ ok: true, ...head });
+    });
+    stream.on('data', (chunk: Buffer) => {
+      if (!settled && !onData(chunk) && head !== undefined) finish({ ok: true, ...head });
+    });
+    stream.on('end', () => {
+      if (head !== undefined) finish({ ok: true, ...head });
+    });
+    stream.on('error', (err: unknown) => finish({ ok: false, ...failure(err, options.timeoutMs) }));
+  });
+}
 
 function failure(err: unknown, timeoutMs: number): { kind: ProbeFailureKind; message: string } {
   const code = (err as { code?: string }).code;

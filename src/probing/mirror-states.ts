@@ -33,8 +33,8 @@ export class MirrorStates implements SelectionState {
   constructor(
     private readonly config: () => Config,
     private readonly now: () => number,
-    /** Asks for a background check of (mirror, path); deduplicated and bounded by the receiver. */
-    private readonly requestCheck: (mirror: string, path: string, mtimeMs: number) => void,
+    /** Asks for a background check of (mirror, path, copy stamp); deduplicated and bounded by the receiver. */
+    private readonly requestCheck: (mirror: string, path: string, stamp: number) => void,
     /**
      * Processes sharing the traffic. Each worker sees only what it redirected itself; the kernel spreads
      * connections about evenly, so its own bytes times the worker count estimate the mirror's load.
@@ -81,6 +81,22 @@ export class MirrorStates implements SelectionState {
 
   /** Hot path: why `mirror` cannot serve `file` now, queueing a check when evidence is missing or due. */
   unavailable(mirror: Mirror, file: FileRef, volatile: boolean, nowMs = this.now()): ExclusionReason | undefined {
+    return this.verdictOf(mirror, file, volatile, nowMs, true);
+  }
+
+  /**
+   * The same view with 'unverified' mirrors counted as available and no checks asked for: selection over
+   * it orders the mirrors a first request should have checked (see the download route).
+   */
+  readonly hopeful: SelectionState = {
+    unavailable: (mirror, file, volatile, nowMs) => {
+      const reason = this.verdictOf(mirror, file as FileRef, volatile, nowMs ?? this.now(), false);
+      return reason === 'unverified' ? undefined : reason;
+    },
+    utilisation: (mirror, nowMs) => this.utilisation(mirror, nowMs),
+  };
+
+  private verdictOf(mirror: Mirror, file: FileRef, volatile: boolean, nowMs: number, askForChecks: boolean): ExclusionReason | undefined {
     const config = this.config();
     if (!config.probe.enabled) return undefined;
     const state = this.of(mirror);
@@ -91,7 +107,7 @@ export class MirrorStates implements SelectionState {
     }
     const evidence = state.evidence.size === 0 ? undefined : state.evidence.get(file.path);
     const verdict = fileVerdict(evidence, state.syncStamp, file, volatile, this.rules as FreshnessRules, nowMs);
-    if (verdict.recheck) this.requestCheck(mirror.name, file.path, file.mtimeMs);
+    if (verdict.recheck && askForChecks) this.requestCheck(mirror.name, file.path, file.ctimeMs);
     return verdict.ok ? undefined : verdict.reason;
   }
 

@@ -1,18 +1,24 @@
 // The background prober: health rounds per mirror (HEAD of a probe file, the sync timestamp, now and
-// then a throughput sample) and per-file freshness checks asked for by the redirect path. Bounded
-// concurrency, jittered intervals, back-off while down, everything cancelled on stop().
+// then a throughput sample) and per-file content checks asked for by the redirect path: queued ones in
+// the background, and urgent ones a first request waits for. One check per mirror and copy at a time,
+// shared by everyone who asks; bounded concurrency, a byte budget per mirror, jittered intervals,
+// back-off while down, everything cancelled on stop().
 import { setMaxListeners } from 'node:events';
 import type { Config, Mirror } from '../config/load.js';
-import type { Catalog, FileEntry } from '../catalog/catalog.js';
+import type { Catalog, FileEntry, FileStat } from '../catalog/catalog.js';
+import type { LocalCopy } from '../catalog/local-copy.js';
 import { encodePath } from '../catalog/request-path.js';
 import type { Log } from '../log.js';
 import type { ProbeHttp } from './http-client.js';
 import { judgeHealthProbe, nextHealth, nextProbeDelay } from './health.js';
-import { judgeFile, parseSyncStamp } from './freshness.js';
+import { firstDifference, judgeCopy, parseSyncStamp, planCheck, type Evidence, type FileRef, type FreshnessRules, type Observation } from './freshness.js';
+import { CheckBudget } from './check-budget.js';
 import { nextCapacity } from './capacity.js';
 import type { MirrorStates } from './mirror-states.js';
 import type { ProbeStore } from './store.js';
 import { CheckQueue } from './check-queue.js';
+
+const PROBE_FILES_MS = 5 * 60_000;
 
 export interface ProberDeps {
   readonly config: () => Config;
@@ -24,20 +30,29 @@ export interface ProberDeps {
   readonly now: () => number;
   readonly random: () => number;
   readonly isVolatile: (path: string) => boolean;
+  /** The repository's own copy: hashes and byte ranges to compare with. */
+  readonly local: LocalCopy;
+  /** The repository's copy of `path` on disk differs from the catalog entry: update the catalog. */
+  readonly onLocalChange: (path: string, stat: FileStat | undefined) => void;
 }
 
 export class Prober {
   readonly queue: CheckQueue;
   private readonly abort = new AbortController();
   private readonly running = new Set<Promise<void>>();
+  readonly budget: CheckBudget;
   private healthInFlight = 0;
   private checksInFlight = 0;
-  private probeFiles: { generation: number; small: FileEntry | undefined; large: FileEntry | undefined } = { generation: -1, small: undefined, large: undefined };
+  private urgentInFlight = 0;
+  /** Checks under way, by mirror, path and copy: everyone asking about the same copy shares one. */
+  private readonly checks = new Map<string, Promise<Evidence | undefined>>();
+  private probeFiles: { at: number; small: FileEntry | undefined; large: FileEntry | undefined } = { at: -Infinity, small: undefined, large: undefined };
 
   constructor(private readonly deps: ProberDeps) {
     // Every in-flight probe listens on this one signal; hundreds at once are expected, not a leak.
     setMaxListeners(0, this.abort.signal);
     this.queue = new CheckQueue(() => deps.config().freshness.queueSize, deps.now);
+    this.budget = new CheckBudget(() => deps.config().freshness.checkBytesPerHour);
   }
 
   /** Starts whatever is due; called every few hundred ms by the runtime's loop. */
@@ -65,6 +80,11 @@ export class Prober {
         this.checksInFlight -= 1;
       }));
     }
+  }
+
+  /** Content checks in flight (queued and urgent). */
+  get checksRunning(): number {
+    return this.checks.size;
   }
 
   /** Cancels in-flight probes and waits for them to settle. */
@@ -129,19 +149,108 @@ export class Prober {
   }
 
   private async checkFile(mirrorName: string, path: string): Promise<void> {
-    const config = this.deps.config();
-    const mirror = config.mirrors.find((m) => m.name === mirrorName);
+    const mirror = this.deps.config().mirrors.find((m) => m.name === mirrorName);
     const file = this.deps.catalog.lookup(path);
     if (mirror === undefined || file === undefined) return;
+    await this.check(mirror, file);
+  }
+
+  /**
+   * A check a request waits for: shared with any check of the same copy under way, and refused (undefined
+   * at once) when `urgentChecks` are already in flight.
+   */
+  urgent(mirror: Mirror, file: FileRef): Promise<Evidence | undefined> {
+    const config = this.deps.config();
+    if (!config.probe.enabled || this.abort.signal.aborted) return Promise.resolve(undefined);
+    const running = this.checks.get(checkKey(mirror.name, file));
+    if (running !== undefined) return running;
+    if (this.urgentInFlight >= config.freshness.urgentChecks) return Promise.resolve(undefined);
+    this.urgentInFlight += 1;
+    const p = this.check(mirror, file).finally(() => {
+      this.urgentInFlight -= 1;
+    });
+    this.track(p.then(() => undefined));
+    return p;
+  }
+
+  /** Checks whether `mirror` holds the repository's copy of `file`, records the evidence and returns it. */
+  private check(mirror: Mirror, file: FileRef): Promise<Evidence | undefined> {
+    const key = checkKey(mirror.name, file);
+    let running = this.checks.get(key);
+    if (running === undefined) {
+      running = this.runCheck(mirror, file).finally(() => this.checks.delete(key));
+      this.checks.set(key, running);
+    }
+    return running;
+  }
+
+  private async runCheck(mirror: Mirror, file: FileRef): Promise<Evidence | undefined> {
     const state = this.deps.states.get(mirror.name);
-    if (state.health.state === 'down') return;
-    const result = await this.deps.http.head(mirror.url + encodePath(path), config.probe.timeoutMs, this.abort.signal);
-    if (this.abort.signal.aborted) return;
-    const evidence = judgeFile(result, file, this.deps.now());
-    if (evidence === undefined) return;
-    state.evidence.set(path, evidence);
-    this.deps.store.saveEvidence(mirror.name, path, evidence);
-    if (evidence.status !== 'fresh') this.deps.log.info({ mirror: mirror.name, path, status: evidence.status, detail: evidence.detail }, 'mirror lacks the current file');
+    if (state.health.state === 'down') return undefined;
+    const seen = await this.observe(mirror, file);
+    if (seen === undefined || this.abort.signal.aborted) return undefined;
+    const evidence = judgeCopy(seen, file, this.deps.now());
+    if (evidence === undefined) return undefined;
+    state.evidence.set(file.path, evidence);
+    try {
+      this.deps.store.saveEvidence(mirror.name, file.path, evidence);
+    } catch (err) {
+      // Memory has it, and selection reads memory; workers and a restart learn it at the next check.
+      this.deps.log.warn({ mirror: mirror.name, path: file.path, err: (err as Error).message }, 'cannot store evidence');
+    }
+    if (evidence.status !== 'fresh') {
+      this.deps.log.info({ mirror: mirror.name, path: file.path, status: evidence.status, detail: evidence.detail }, 'mirror lacks the current file');
+    }
+    return evidence;
+  }
+
+  /** Fetches what the check's plan needs from the mirror and from our copy; undefined = no verdict now. */
+  private async observe(mirror: Mirror, file: FileRef): Promise<Observation | undefined> {
+    const { config: getConfig, http, local, now } = this.deps;
+    const config = getConfig();
+    const rules: FreshnessRules = { ...config.freshness, volatileMaxAgeSeconds: config.volatileMaxAgeSeconds };
+    const plan = planCheck(file, this.deps.isVolatile(file.path), rules, this.deps.random);
+    const cost = plan.method === 'sha256' ? file.size : plan.ranges.reduce((sum, r) => sum + r.length, 0);
+    if (!this.budget.take(mirror.name, cost, now())) return undefined;
+    const url = mirror.url + encodePath(file.path);
+    const { timeoutMs } = config.probe;
+    const signal = this.abort.signal;
+    if (plan.method === 'sha256') {
+      const ours = await local.sha256(file);
+      if (!ours.ok) return this.localChanged(file, ours.changed);
+      const r = await http.getDigest(url, file.size, timeoutMs, signal);
+      if (!r.ok) return r.kind === 'http' ? undefined : { ok: false };
+      if (r.status !== 200) return { ok: true, status: r.status, size: undefined, lastModified: r.lastModified };
+      return { ok: true, status: 200, size: r.bytes, lastModified: r.lastModified, content: { method: 'sha256', matches: r.sha256 === ours.value } };
+    }
+    const ours = await local.ranges(file, plan.ranges);
+    if (!ours.ok) return this.localChanged(file, ours.changed);
+    const [head, ...rest] = plan.ranges;
+    if (head === undefined) return undefined;
+    const first = await http.getBytes(url, head.offset, head.length, timeoutMs, signal);
+    if (!first.ok) return first.kind === 'http' ? undefined : { ok: false };
+    const base = { ok: true as const, status: first.status, size: first.totalSize, lastModified: first.lastModified };
+    if (first.status !== 206 && first.status !== 200) return base;
+    if (first.status === 200) return { ...base, content: { method: 'none', why: 'the mirror ignores Range requests' } };
+    if (first.totalSize !== file.size) return base;
+    const answers = [first, ...await Promise.all(rest.map((r) => http.getBytes(url, r.offset, r.length, timeoutMs, signal)))];
+    let mismatchAt: number | undefined;
+    for (let i = 0; i < answers.length; i++) {
+      const answer = answers[i];
+      const range = plan.ranges[i];
+      if (answer === undefined || range === undefined) continue;
+      if (!answer.ok) return answer.kind === 'http' ? undefined : { ok: false };
+      if (answer.status !== 206 || answer.offset !== range.offset) return undefined;
+      const at = firstDifference(ours.value[i] as Buffer, answer.body, range.offset);
+      if (at !== undefined && (mismatchAt === undefined || at < mismatchAt)) mismatchAt = at;
+    }
+    return { ...base, content: { method: 'samples', ranges: answers.length, mismatchAt } };
+  }
+
+  /** Our copy is not the one the catalog names: the catalog learns it first, and this check has no verdict. */
+  private localChanged(file: FileRef, stat: FileStat | undefined): undefined {
+    this.deps.onLocalChange(file.path, stat);
+    return undefined;
   }
 
   /** What a health probe HEADs: the mirror's probePath, else an old small file every mirror has had time to sync. */
@@ -152,7 +261,11 @@ export class Prober {
 
   private pickProbeFiles(): { small: FileEntry | undefined; large: FileEntry | undefined } {
     const { catalog, isVolatile } = this.deps;
-    if (this.probeFiles.generation === catalog.generation) return this.probeFiles;
+    // Walking a million entries is not for every change the watcher brings: the picks stay while they
+    // are still in the catalog as they were, and are looked for afresh every few minutes.
+    const still = (f: FileEntry | undefined) => f === undefined || catalog.lookup(f.path)?.ctimeMs === f.ctimeMs;
+    const { small: s0, large: l0, at } = this.probeFiles;
+    if (this.deps.now() - at < PROBE_FILES_MS && (s0 !== undefined || catalog.size === 0) && still(s0) && still(l0)) return this.probeFiles;
     let small: FileEntry | undefined;
     let large: FileEntry | undefined;
     for (const f of catalog.entries()) {
@@ -160,7 +273,11 @@ export class Prober {
       if (f.size <= 1024 * 1024 && (small === undefined || f.mtimeMs < small.mtimeMs || (f.mtimeMs === small.mtimeMs && f.path < small.path))) small = f;
       if (large === undefined || f.size > large.size) large = f;
     }
-    this.probeFiles = { generation: catalog.generation, small: small ?? large, large };
+    this.probeFiles = { at: this.deps.now(), small: small ?? large, large };
     return this.probeFiles;
   }
+}
+
+function checkKey(mirror: string, file: FileRef): string {
+  return `${mirror}\n${file.path}\n${file.size}:${file.mtimeMs}:${file.ctimeMs}`;
 }

@@ -2,7 +2,7 @@
 // restart, another worker and `mirrorgate mirrors` know it. Written by the prober off the hot path.
 import type { Db } from '../db/open.js';
 import type { Health, HealthState } from './health.js';
-import type { Evidence, EvidenceStatus } from './freshness.js';
+import type { CheckMethod, Evidence, EvidenceStatus } from './freshness.js';
 
 export interface HealthRow {
   readonly mirror: string;
@@ -33,17 +33,17 @@ export class ProbeStore {
 
   constructor(private readonly db: Db) {
     this.allHealth = db.prepare('SELECT * FROM mirror_health');
-    this.evidenceFrom = db.prepare('SELECT mirror, path, status, size, mtime_ms, checked_at, detail FROM mirror_files WHERE checked_at >= ?');
+    this.evidenceFrom = db.prepare('SELECT mirror, path, status, size, mtime_ms, ctime_ms, checked_at, method, detail FROM mirror_files WHERE checked_at >= ?');
     this.upsertHealth = db.prepare(`INSERT INTO mirror_health (mirror, state, reason, since, checked_at, latency_ms, capacity_mbps, sync_stamp)
       VALUES (@mirror, @state, @reason, @since, @checked_at, @latency_ms, @capacity_mbps, @sync_stamp)
       ON CONFLICT(mirror) DO UPDATE SET state = excluded.state, reason = excluded.reason, since = excluded.since,
         checked_at = excluded.checked_at, latency_ms = excluded.latency_ms, capacity_mbps = excluded.capacity_mbps,
         sync_stamp = excluded.sync_stamp`);
     this.insertEvent = db.prepare('INSERT INTO mirror_events (at, mirror, from_state, to_state, reason) VALUES (?, ?, ?, ?, ?)');
-    this.upsertEvidence = db.prepare(`INSERT INTO mirror_files (mirror, path, status, size, mtime_ms, checked_at, detail)
-      VALUES (?, ?, ?, ?, ?, ?, ?)
+    this.upsertEvidence = db.prepare(`INSERT INTO mirror_files (mirror, path, status, size, mtime_ms, ctime_ms, checked_at, method, detail)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT(mirror, path) DO UPDATE SET status = excluded.status, size = excluded.size, mtime_ms = excluded.mtime_ms,
-        checked_at = excluded.checked_at, detail = excluded.detail`);
+        ctime_ms = excluded.ctime_ms, checked_at = excluded.checked_at, method = excluded.method, detail = excluded.detail`);
   }
 
   saveHealth(mirror: string, h: Health, capacityMbps: number, syncStamp: number | undefined): void {
@@ -58,7 +58,7 @@ export class ProbeStore {
   }
 
   saveEvidence(mirror: string, path: string, e: Evidence): void {
-    this.upsertEvidence.run(mirror, path, e.status, e.size, e.mtimeMs, e.checkedAt, e.detail);
+    this.upsertEvidence.run(mirror, path, e.status, e.size, e.mtimeMs, e.ctimeMs, e.checkedAt, e.method, e.detail);
   }
 
   healthRows(): HealthRow[] {
@@ -69,12 +69,23 @@ export class ProbeStore {
     return this.db.prepare('SELECT * FROM mirror_events ORDER BY at DESC LIMIT ?').all(limit) as EventRow[];
   }
 
+  /** Every mirror's evidence about one path (for `mirrorgate explain`). */
+  evidenceFor(path: string): { mirror: string; evidence: Evidence }[] {
+    const rows = this.db.prepare('SELECT mirror, path, status, size, mtime_ms, ctime_ms, checked_at, method, detail FROM mirror_files WHERE path = ?').all(path) as EvidenceDbRow[];
+    return rows.map((r) => ({ mirror: r.mirror, evidence: fromRow(r) }));
+  }
+
   /** Evidence checked at or after `since` (0: all), for loading at start and for workers catching up. */
   *evidenceSince(since: number): Generator<{ mirror: string; path: string; evidence: Evidence }> {
-    const rows = this.evidenceFrom.iterate(since) as
-      IterableIterator<{ mirror: string; path: string; status: EvidenceStatus; size: number; mtime_ms: number; checked_at: number; detail: string }>;
-    for (const r of rows) {
-      yield { mirror: r.mirror, path: r.path, evidence: { status: r.status, size: r.size, mtimeMs: r.mtime_ms, checkedAt: r.checked_at, detail: r.detail } };
-    }
+    const rows = this.evidenceFrom.iterate(since) as IterableIterator<EvidenceDbRow>;
+    for (const r of rows) yield { mirror: r.mirror, path: r.path, evidence: fromRow(r) };
   }
+}
+
+interface EvidenceDbRow {
+  mirror: string; path: string; status: EvidenceStatus; size: number; mtime_ms: number; ctime_ms: number; checked_at: number; method: CheckMethod; detail: string;
+}
+
+function fromRow(r: EvidenceDbRow): Evidence {
+  return { status: r.status, size: r.size, mtimeMs: r.mtime_ms, ctimeMs: r.ctime_ms, checkedAt: r.checked_at, method: r.method, detail: r.detail };
 }

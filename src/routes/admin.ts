@@ -6,6 +6,7 @@ import { resolveClient, normalizeIp } from '../http/client-address.js';
 import { clientOf } from '../http/client.js';
 import { normalizeRequestPath } from '../catalog/request-path.js';
 import { selectionInput } from '../runtime/selection-input.js';
+import { evidenceRows } from '../probing/evidence-report.js';
 import { explainSelection } from '../selection/explain.js';
 import { parseAvoid } from './download.js';
 
@@ -61,7 +62,11 @@ export function adminRoutes(app: FastifyInstance, runtime: Runtime): void {
     }
     const location = runtime.locality.locate(client.address);
     const input = selectionInput(runtime, client, file, parseAvoid(query.avoid), Math.random);
-    return { path: file.path, size: file.size, client: { ...client, location }, smallFile: file.size < runtime.config.smallFileBytes, ...explainSelection(input) };
+    return {
+      path: file.path, size: file.size, client: { ...client, location }, smallFile: file.size < runtime.config.smallFileBytes,
+      ...explainSelection(input),
+      evidence: evidenceRows(runtime.config.mirrors, file, (name) => runtime.states.get(name)),
+    };
   });
 
   app.get(`${ADMIN_PREFIX}/metrics`, async (_request, reply) => {

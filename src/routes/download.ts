@@ -1,14 +1,23 @@
 // The request path: normalise → look up → small file? serve it : select a mirror → count → 302.
-// Reads only in-memory state; the counters are flushed to SQLite by a timer elsewhere.
+// A redirect reads only in-memory state; the counters are flushed to SQLite by a timer elsewhere. Two
+// slower paths, never taken by a file that has a verified mirror: a large file no mirror is known to
+// hold waits briefly for checks (runtime/first-request.ts), and a file served from the repository is
+// first stat'ed, so that what is served and what the catalog (and so every redirect) says agree.
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { normalizeRequestPath, encodePath } from '../catalog/request-path.js';
-import type { FileEntry } from '../catalog/catalog.js';
+import { sameCopy, type FileEntry, type FileStat } from '../catalog/catalog.js';
 import { chooseMirror } from '../selection/select.js';
 import { clientOf } from '../http/client.js';
 import { selectionInput } from '../runtime/selection-input.js';
+import { awaitVerifiedMirror, mayWait } from '../runtime/first-request.js';
+import type { SelectionInput } from '../selection/select.js';
+import type { ClientInfo } from '../http/client-address.js';
 import { FALLBACK, LOCAL } from '../counters/counters.js';
 import { expectedBytes } from '../http/range.js';
 import type { Runtime } from '../runtime/runtime.js';
+import type { Mirror } from '../config/load.js';
 
 export const ALLOW = 'GET, HEAD';
 const OTHER_METHODS = ['POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'] as const;
@@ -21,35 +30,77 @@ export function downloadRoutes(app: FastifyInstance, runtime: Runtime, random: (
     handler: (_request, reply) => reply.code(405).header('allow', ALLOW).type('text/plain').send('Method Not Allowed\n'),
   });
 
-  function download(request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  function download(request: FastifyRequest, reply: FastifyReply): FastifyReply | Promise<FastifyReply> {
     const target = normalizeRequestPath(request.url);
     if (!target.ok) return reply.code(400).type('text/plain').send(`Bad Request: ${target.reason}\n`);
-    const file = runtime.catalog.lookup(target.path);
+    return answer(request, reply, target.path, false);
+  }
+
+  function answer(request: FastifyRequest, reply: FastifyReply, path: string, restated: boolean): FastifyReply | Promise<FastifyReply> {
+    const file = runtime.catalog.lookup(path);
     if (file === undefined) return reply.code(404).type('text/plain').send('Not Found\n');
-    const config = runtime.config;
     const bytes = request.method === 'HEAD' ? 0 : expectedBytes(request.headers.range, file.size);
-    if (file.size < config.smallFileBytes) return serveLocal(reply, file, bytes);
+    if (file.size < runtime.config.smallFileBytes) return serveLocal(request, reply, file, bytes, restated);
 
     const client = clientOf(request, runtime.trusted);
     const input = selectionInput(runtime, client, file, avoidOf(request), random);
     const { chosen, tier } = chooseMirror(input);
-    if (chosen !== undefined) {
-      runtime.count(chosen, bytes, input.nowMs);
-      const base = client.https ? (chosen.httpsUrl as string) : chosen.url;
-      return redirect(reply, base + encodePath(file.path), chosen.name, tier ?? 'world');
-    }
+    if (chosen !== undefined) return sendTo(reply, chosen, tier, client, file, bytes, input.nowMs);
+    if (mayWait(runtime, input)) return afterChecks(request, reply, file, client, input, bytes, restated);
+    return noMirror(request, reply, file, bytes, input, restated);
+  }
+
+  function sendTo(reply: FastifyReply, mirror: Mirror, tier: string | undefined, client: ClientInfo, file: FileEntry, bytes: number, nowMs?: number): FastifyReply {
+    runtime.count(mirror, bytes, nowMs);
+    const base = client.https ? (mirror.httpsUrl as string) : mirror.url;
+    return redirect(reply, base + encodePath(file.path), mirror.name, tier ?? 'world');
+  }
+
+  /** No mirror is known to hold this copy yet: wait briefly for checks of the best candidates. */
+  async function afterChecks(
+    request: FastifyRequest, reply: FastifyReply, file: FileEntry, client: ClientInfo, input: SelectionInput, bytes: number, restated: boolean,
+  ): Promise<FastifyReply> {
+    await awaitVerifiedMirror(runtime, input);
+    const now = { ...input, nowMs: runtime.now };
+    const { chosen, tier } = chooseMirror(now);
+    if (chosen !== undefined) return sendTo(reply, chosen, tier, client, file, bytes, now.nowMs);
+    return noMirror(request, reply, file, bytes, input, restated);
+  }
+
+  function noMirror(request: FastifyRequest, reply: FastifyReply, file: FileEntry, bytes: number, input: SelectionInput, restated: boolean): FastifyReply | Promise<FastifyReply> {
+    const config = runtime.config;
     // Volatile metadata goes only to a just-verified mirror, else it comes from the master copy.
     if (config.fallbackUrl !== undefined && input.volatile !== true) {
       runtime.count(FALLBACK, bytes);
       return redirect(reply, config.fallbackUrl + encodePath(file.path), FALLBACK, 'fallback');
     }
-    return serveLocal(reply, file, bytes);
+    return serveLocal(request, reply, file, bytes, restated);
   }
 
-  function serveLocal(reply: FastifyReply, file: FileEntry, bytes: number): FastifyReply {
+  /**
+   * Serves our copy, after checking that it is the copy the catalog names: if the file changed on disk
+   * and the watcher has not told us yet, the catalog is updated first and the request answered afresh.
+   */
+  async function serveLocal(request: FastifyRequest, reply: FastifyReply, file: FileEntry, bytes: number, restated: boolean): Promise<FastifyReply> {
+    if (!restated) {
+      const onDisk = await statOf(join(runtime.config.repository, file.path));
+      if (onDisk === undefined || !sameCopy(onDisk, file)) {
+        runtime.applyChanges([{ path: file.path, stat: onDisk }]);
+        return answer(request, reply, file.path, true);
+      }
+    }
     runtime.count(LOCAL, bytes);
     reply.header('x-mirrorgate-mirror', LOCAL);
     return reply.sendFile(`/${file.path}`, runtime.config.repository, { dotfiles: 'allow', maxAge: 0 });
+  }
+}
+
+async function statOf(file: string): Promise<FileStat | undefined> {
+  try {
+    const s = await stat(file);
+    return s.isFile() ? { size: s.size, mtimeMs: Math.trunc(s.mtimeMs), ctimeMs: Math.trunc(s.ctimeMs) } : undefined;
+  } catch {
+    return undefined;
   }
 }
 

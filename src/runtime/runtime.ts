@@ -3,8 +3,11 @@
 // CLI's offline commands use the same pieces directly.
 import { openDb, readMeta, writeMeta, type Db } from '../db/open.js';
 import { formatProblems, loadConfigFile, loadConfigOrThrow, type Config, type ConfigResult, type Mirror } from '../config/load.js';
-import { Catalog, type FileEntry, type ScanReport } from '../catalog/catalog.js';
+import { Catalog, type FileEntry, type PathUpdate, type ScanReport } from '../catalog/catalog.js';
 import { Hasher } from '../catalog/hasher.js';
+import { LocalCopy } from '../catalog/local-copy.js';
+import { RepositoryWatcher, type WatchReport } from '../catalog/watcher.js';
+import type { Evidence, FileRef } from '../probing/freshness.js';
 import { Counters, FALLBACK, LOCAL } from '../counters/counters.js';
 import { CounterStore } from '../counters/store.js';
 import { ConfigWatcher } from './config-watcher.js';
@@ -37,10 +40,13 @@ export interface RuntimeOptions {
    */
   readonly role?: 'single' | 'primary' | 'worker';
   readonly workers?: number;
-  readonly requestCheck?: (mirror: string, path: string, mtimeMs: number) => void;
+  readonly requestCheck?: (mirror: string, path: string, stamp: number) => void;
+  /** In a worker: asks the primary for a check a request waits for (IPC), resolving with its evidence. */
+  readonly requestUrgent?: (mirror: string, file: FileRef) => Promise<Evidence | undefined>;
 }
 
-const CATALOG_POLL_MS = 2000;
+/** How often the catalog follows changes written by another process (a worker's primary, `mirrorgate scan`). */
+const CATALOG_POLL_MS = 500;
 const PRUNE_INTERVAL_MS = 10 * 60_000;
 const GEO_REFRESH_MS = 30_000;
 const PROBE_TICK_MS = 250;
@@ -64,12 +70,15 @@ export class Runtime implements SelectionContext {
   private readonly store: CounterStore;
   private readonly hasher: Hasher;
   private readonly loops: Loop[] = [];
-  private readonly watcher: ConfigWatcher | undefined;
+  private readonly configWatcher: ConfigWatcher | undefined;
   private scanning: Promise<ScanReport> | undefined;
   private readonly stopScan = new AbortController();
   private closed = false;
   private readonly probeStore: ProbeStore;
   private evidenceWatermark = 0;
+  /** The repository watcher (single process and primary, with catalog.watch). */
+  watcher: RepositoryWatcher | undefined;
+  watchReport: WatchReport | undefined;
 
   private constructor(readonly db: Db, config: Config, private readonly options: RuntimeOptions, readonly log: Log) {
     this.config = config;
@@ -82,7 +91,7 @@ export class Runtime implements SelectionContext {
     this.isVolatileFile = this.catalog.memoize(this.isVolatile);
     this.store = new CounterStore(db);
     const now = options.now ?? Date.now;
-    const requestCheck = options.requestCheck ?? ((mirror: string, path: string, mtimeMs: number) => this.prober.queue.add(mirror, path, mtimeMs));
+    const requestCheck = options.requestCheck ?? ((mirror: string, path: string, stamp: number) => this.prober.queue.add(mirror, path, stamp));
     this.states = new MirrorStates(() => this.config, now, requestCheck, options.workers ?? 1);
     const probeStore = new ProbeStore(db);
     this.probeStore = probeStore;
@@ -90,10 +99,12 @@ export class Runtime implements SelectionContext {
       config: () => this.config, catalog: this.catalog, states: this.states, store: probeStore,
       http: options.probeHttp ?? gotProbeHttp, log: log.child({ component: 'prober' }), now,
       random: options.random ?? Math.random, isVolatile: (path) => this.isVolatile(path),
+      local: new LocalCopy(db, () => this.config.repository),
+      onLocalChange: (path, stat) => this.applyChanges([{ path, stat }]),
     });
     this.syncProbeState();
     this.hasher = new Hasher(db, () => this.config.repository, () => this.config.catalog.hashConcurrency, log.child({ component: 'hasher' }));
-    if (options.watchConfig !== false) this.watcher = new ConfigWatcher(config.source, () => this.reload());
+    if (options.watchConfig !== false) this.configWatcher = new ConfigWatcher(config.source, () => this.reload());
   }
 
   /** Loads config and catalog; scans first when the db has no catalog for this repository yet. */
@@ -106,12 +117,13 @@ export class Runtime implements SelectionContext {
     runtime.catalog.load();
     await runtime.locality.refresh();
     if (runtime.role !== 'worker') {
-      const first = runtime.rescan().catch(() => undefined); // a missing repository is logged, not fatal
+      // Watch first, then scan: a change in between is seen by one or the other.
+      const first = runtime.watchRepository().then(() => runtime.rescan()).catch(() => undefined); // a missing repository is logged, not fatal
       // A catalog of this repository persisted by an earlier run answers at once; the scan refreshes it.
       if (readMeta(db, 'catalog_root') !== config.repository || runtime.catalog.size === 0) await first;
     }
     runtime.startLoops();
-    runtime.watcher?.start();
+    runtime.configWatcher?.start();
     return runtime;
   }
 
@@ -146,8 +158,51 @@ export class Runtime implements SelectionContext {
     this.reloads.applied += 1;
     for (const w of result.warnings) this.log.warn(w, 'config warning');
     this.log.info({ mirrors: result.config.mirrors.length }, 'config applied');
-    if (previous.repository !== result.config.repository && this.role !== 'worker') void this.rescan().catch(() => undefined);
+    if ((previous.repository !== result.config.repository || previous.catalog.watch !== result.config.catalog.watch) && this.role !== 'worker') {
+      void this.watchRepository().then(() => this.rescan()).catch(() => undefined);
+    }
     return result;
+  }
+
+  /** (Re)starts the repository watcher for the current config; stops it when catalog.watch is off. */
+  async watchRepository(): Promise<void> {
+    this.watcher?.stop();
+    this.watcher = undefined;
+    if (!this.config.catalog.watch || this.closed) return;
+    const root = this.config.repository;
+    const watcher = new RepositoryWatcher({
+      root,
+      apply: (updates) => this.applyChanges(updates),
+      pathsUnder: (prefix) => [...this.catalog.entries()].filter((f) => f.path.startsWith(prefix)).map((f) => f.path),
+      log: this.log.child({ component: 'watcher' }),
+    });
+    this.watcher = watcher;
+    this.watchReport = await watcher.start();
+    this.log.info({ repository: root, ...this.watchReport }, 'watching the repository');
+  }
+
+  /**
+   * Changes to the repository seen by the watcher or by a check that read our copy: into the catalog at
+   * once (memory first, so every answer after this relies on them), then hashing of the new copies.
+   */
+  applyChanges(updates: readonly PathUpdate[]): void {
+    let counts;
+    try {
+      counts = this.catalog.patch(updates);
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message, pending: this.catalog.pendingWrites }, 'catalog change not written to the database; will retry');
+      this.hasher.kick();
+      return;
+    }
+    if (counts.added + counts.changed + counts.removed === 0) return;
+    this.log.debug({ ...counts }, 'repository changed');
+    this.hasher.kick();
+  }
+
+  /** A check a request waits for: run here, or by the primary when this is a worker. */
+  urgentCheck(mirror: Mirror, file: FileRef): Promise<Evidence | undefined> {
+    if (this.role === 'worker') return this.options.requestUrgent?.(mirror.name, file) ?? Promise.resolve(undefined);
+    return this.prober.urgent(mirror, file);
   }
 
   /** True while a repository scan is running. */
@@ -163,6 +218,8 @@ export class Runtime implements SelectionContext {
     }
     if (this.scanning) return this.scanning;
     const root = this.config.repository;
+    const watcher = this.watcher;
+    watcher?.beginScan();
     this.scanning = this.catalog.scan(root, this.stopScan.signal)
       .then((report) => {
         writeMeta(this.db, 'catalog_root', root);
@@ -178,6 +235,7 @@ export class Runtime implements SelectionContext {
       })
       .finally(() => {
         this.scanning = undefined;
+        watcher?.endScan(); // what changed while the walk ran is looked at again: the walk may have older data
       });
     return this.scanning;
   }
@@ -196,6 +254,7 @@ export class Runtime implements SelectionContext {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.configWatcher?.stop();
     this.watcher?.stop();
     this.stopScan.abort();
     await Promise.all(this.loops.map((l) => l.stop()));
@@ -244,7 +303,8 @@ export class Runtime implements SelectionContext {
     const loop = (ms: () => number, work: () => unknown, what: string) => this.loops.push(new Loop(ms, work, onError(what)).start());
     loop(() => this.config.counters.flushIntervalMs, () => this.flush(), 'counter flush');
     loop(() => CATALOG_POLL_MS, () => {
-      if (this.catalog.reloadIfChanged()) this.log.info({ files: this.catalog.size }, 'catalog reloaded after an outside scan');
+      if (this.catalog.follow()) this.log.debug({ files: this.catalog.size }, 'catalog follows changes written elsewhere');
+      this.catalog.retryPersist();
     }, 'catalog poll');
     loop(() => GEO_REFRESH_MS, () => this.locality.refresh(), 'geoip refresh');
     if (this.role === 'worker') {

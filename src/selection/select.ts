@@ -17,6 +17,8 @@ export interface SelectionFile {
   readonly path: string;
   readonly size: number;
   readonly mtimeMs: number;
+  /** With size and mtime, names the repository's copy (evidence is about one copy). */
+  readonly ctimeMs: number;
 }
 
 /** What selection may ask about mirrors' current state. The runtime's MirrorStates is the implementation. */

@@ -40,8 +40,10 @@ async function spread(app: Awaited<ReturnType<typeof setup>>['app'], path: strin
 async function verified(app: Awaited<ReturnType<typeof setup>>['app'], mirror: string, path: string): Promise<boolean> {
   return waitFor(() => {
     void app.inject({ url: `/${path}` }); // asks for the checks, like real traffic does
-    return app.mirrorgate.states.get(mirror).evidence.has(path);
-  }, 5000, 100);
+    const e = app.mirrorgate.states.get(mirror).evidence.get(path);
+    const now = app.mirrorgate.catalog.lookup(path);
+    return e !== undefined && now !== undefined && e.ctimeMs === now.ctimeMs && e.size === now.size;
+  }, 10_000, 100);
 }
 
 t.test('down after 3 failures with the reason, no redirect to it, up again after 2 successes', async (t) => {
@@ -95,9 +97,8 @@ t.test('a file missing on one mirror is never redirected there', async (t) => {
   const { app, a } = await setup(t);
   a.missing.add('releases/1.0/big.iso');
   const first = await app.inject({ url: '/releases/1.0/big.iso' });
-  t.equal(first.headers['x-mirrorgate-mirror'], '_local', 'unverified everywhere: served from the repository');
+  t.equal(first.headers['x-mirrorgate-mirror'], 'b', 'the first request waited for checks and went to the mirror that passed');
   t.ok(await verified(app, 'a', 'releases/1.0/big.iso'));
-  t.ok(await verified(app, 'b', 'releases/1.0/big.iso'));
   t.match(app.mirrorgate.states.get('a').evidence.get('releases/1.0/big.iso'), { status: 'missing', detail: 'HTTP 404' });
   t.same([...(await spread(app, 'releases/1.0/big.iso')).keys()], ['b']);
 });
@@ -108,36 +109,47 @@ t.test('a file rebuilt under the same name is not sent to a mirror with the old 
   await verified(app, 'a', path);
   await verified(app, 'b', path);
   t.same([...(await spread(app, path)).keys()].sort(), ['a', 'b']);
-  const before = app.mirrorgate.catalog.lookup(path)?.mtimeMs ?? 0;
-  const rebuilt = new Date(before + 5000);
+  const old = app.mirrorgate.catalog.lookup(path);
+  a.content.set(path, Buffer.alloc(8192, path.length % 251)); // a still serves the old build
   writeFileSync(join(fixture.repository, path), Buffer.alloc(8192, 7));
-  utimesSync(join(fixture.repository, path), rebuilt, rebuilt);
-  a.lastModified.set(path, new Date(before)); // a still serves the old build
-  await app.mirrorgate.rescan();
-  t.equal((await app.inject({ url: `/${path}` })).headers['x-mirrorgate-mirror'], '_local', 'old evidence is no evidence');
-  await waitFor(() => app.mirrorgate.states.get('a').evidence.get(path)?.mtimeMs === rebuilt.getTime()
-    && app.mirrorgate.states.get('b').evidence.get(path)?.mtimeMs === rebuilt.getTime(), 5000, 100);
-  t.match(app.mirrorgate.states.get('a').evidence.get(path), { status: 'stale', detail: /Last-Modified .* older than/ });
+  t.ok(await waitFor(() => app.mirrorgate.catalog.lookup(path)?.ctimeMs !== old?.ctimeMs, 10_000), 'the watcher saw the rebuild');
+  t.equal((await app.inject({ url: `/${path}` })).headers['x-mirrorgate-mirror'], 'b', 'old evidence is no evidence; the first request waits for a check');
+  t.ok(await verified(app, 'a', path), 'a was checked against the new copy');
+  t.match(app.mirrorgate.states.get('a').evidence.get(path), { status: 'stale', method: 'sha256', detail: 'sha256 differs' });
   t.same([...(await spread(app, path)).keys()], ['b']);
 });
 
-t.test('a wrong size excludes the mirror for that file', async (t) => {
+t.test('another size excludes the mirror for that file', async (t) => {
   const { app, a } = await setup(t);
-  a.wrongSize.set('releases/1.0/big.iso', 1234);
+  a.content.set('releases/1.0/big.iso', Buffer.alloc(1234));
   await verified(app, 'a', 'releases/1.0/big.iso');
   await verified(app, 'b', 'releases/1.0/big.iso');
   t.match(app.mirrorgate.states.get('a').evidence.get('releases/1.0/big.iso'), { status: 'stale', detail: `size 1234 != ${10 * 1024 * 1024}` });
   t.same([...(await spread(app, 'releases/1.0/big.iso')).keys()], ['b']);
 });
 
-t.test('a new file is served locally until verified, then redirected', async (t) => {
-  const { app, fixture } = await setup(t);
-  writeFiles(fixture.repository, { 'releases/2.0/new.iso': 200_000 });
-  await app.mirrorgate.rescan();
-  t.equal((await app.inject({ url: '/releases/2.0/new.iso' })).headers['x-mirrorgate-mirror'], '_local');
+t.test('a new large file is redirected on its first request, after a check of its mirrors', async (t) => {
+  const { app, fixture, a, b } = await setup(t);
+  writeFiles(fixture.repository, { 'releases/2.0/new.iso': 3_000_000 });
+  t.ok(await waitFor(() => app.mirrorgate.catalog.lookup('releases/2.0/new.iso') !== undefined, 10_000), 'the watcher added it');
+  const res = await app.inject({ url: '/releases/2.0/new.iso' });
+  t.match(res.headers['x-mirrorgate-mirror'], /^(a|b)$/, 'redirected, not served from the repository');
+  t.ok([...a.log, ...b.log].some((line) => line === 'GET /releases/2.0/new.iso'), 'its mirrors were checked by content (ranged GETs)');
   await verified(app, 'a', 'releases/2.0/new.iso');
   await verified(app, 'b', 'releases/2.0/new.iso');
+  t.match(app.mirrorgate.states.get('a').evidence.get('releases/2.0/new.iso'), { status: 'fresh', method: 'samples' });
   t.same([...(await spread(app, 'releases/2.0/new.iso')).keys()].sort(), ['a', 'b']);
+});
+
+t.test('with no mirror holding a new file, the first request is served from the repository after the wait', async (t) => {
+  const { app, fixture, a, b } = await setup(t);
+  writeFiles(fixture.repository, { 'releases/3.0/unsynced.iso': 300_000 });
+  a.missing.add('releases/3.0/unsynced.iso');
+  b.missing.add('releases/3.0/unsynced.iso');
+  t.ok(await waitFor(() => app.mirrorgate.catalog.lookup('releases/3.0/unsynced.iso') !== undefined, 10_000));
+  const res = await app.inject({ url: '/releases/3.0/unsynced.iso' });
+  t.equal(res.headers['x-mirrorgate-mirror'], '_local');
+  t.equal(res.rawPayload.length, 300_000, 'and it gets every byte');
 });
 
 t.test('a sync timestamp vouches for older files without per-file checks', async (t) => {
@@ -152,8 +164,8 @@ t.test('a sync timestamp vouches for older files without per-file checks', async
 
 t.test('volatile files are served locally unless a mirror was verified moments ago', async (t) => {
   const { app, a } = await setup(t, { files: { 'README.txt': 100, 'dists/stable/InRelease': 9000, 'big.iso': 1_000_000 } });
-  t.equal((await app.inject({ url: '/dists/stable/InRelease' })).headers['x-mirrorgate-mirror'], '_local');
-  a.lastModified.set('dists/stable/InRelease', new Date(0));
+  t.equal((await app.inject({ url: '/dists/stable/InRelease' })).headers['x-mirrorgate-mirror'], '_local', 'volatile: no first-request wait');
+  a.content.set('dists/stable/InRelease', Buffer.alloc(9000, 1)); // same size, other bytes
   await verified(app, 'a', 'dists/stable/InRelease');
   await verified(app, 'b', 'dists/stable/InRelease');
   t.same([...(await spread(app, 'dists/stable/InRelease')).keys()], ['b'], 'only the mirror just verified fresh');

@@ -14,6 +14,9 @@ import { silentLog } from '../../log.js';
 import { volatileMatcher } from '../../catalog/volatile.js';
 import { errors } from '../../errors.js';
 import { formatBytes, table } from '../format.js';
+import { MirrorStates } from '../../probing/mirror-states.js';
+import { ProbeStore } from '../../probing/store.js';
+import { evidenceRows } from '../../probing/evidence-report.js';
 
 export const explain: Command = {
   name: 'explain',
@@ -41,8 +44,17 @@ GET /_mirrorgate/explain?path=PATH&ip=ADDR.
     const config = loadConfigOrThrow(settings.config);
     const { db } = openDb(settings.db);
     const catalog = new Catalog(db);
+    // What the server's prober stored: health, sync stamps and this file's evidence, judged by the same rules.
+    const states = new MirrorStates(() => config, Date.now, () => undefined);
     try {
       catalog.load();
+      const store = new ProbeStore(db);
+      for (const row of store.healthRows()) {
+        const state = states.get(row.mirror);
+        state.health = { ...state.health, state: row.state, reason: row.reason, since: row.since, checkedAt: row.checked_at };
+        state.syncStamp = row.sync_stamp ?? undefined;
+      }
+      for (const { mirror, evidence } of store.evidenceFor(target.path)) states.get(mirror).evidence.set(target.path, evidence);
     } finally {
       db.close();
     }
@@ -57,10 +69,11 @@ GET /_mirrorgate/explain?path=PATH&ip=ADDR.
     const client = { address: ip, family: ip === '' ? 0 : ip.includes(':') ? 6 : 4, https: values.https === true } as const;
     const location = locality.locate(ip);
     const isVolatile = volatileMatcher(config.volatile);
-    const context = { config, locality, states: undefined, roundRobin: new Map(), now: Date.now(), isVolatileFile: (f: { path: string }) => isVolatile(f.path) };
+    const context = { config, locality, states, roundRobin: new Map(), now: Date.now(), isVolatileFile: (f: { path: string }) => isVolatile(f.path) };
     const result = explainSelection(selectionInput(context, client, file, parseAvoid(values.avoid), Math.random));
+    const evidence = evidenceRows(config.mirrors, file, (name) => states.get(name));
     if (values.json) {
-      io.stdout(`${JSON.stringify({ path: file.path, size: file.size, client: { ...client, location }, ...result }, null, 2)}\n`);
+      io.stdout(`${JSON.stringify({ path: file.path, size: file.size, client: { ...client, location }, ...result, evidence }, null, 2)}\n`);
       return 0;
     }
     const where = [location.country, location.continent].filter(Boolean).join(', ') || 'no location';
@@ -78,6 +91,11 @@ GET /_mirrorgate/explain?path=PATH&ip=ADDR.
     ])));
     const excluded = result.mirrors.filter((m) => m.tier === null || !['chosen', 'candidate', 'wider-tier'].includes(m.status));
     if (excluded.length > 0) io.stdout(`\nexcluded:\n${excluded.map((m) => `  ${m.name}: ${m.status}`).join('\n')}\n`);
+    if (config.probe.enabled) {
+      io.stdout(`\nevidence (what the prober found about each mirror's copy):\n${table(['mirror', 'copy', 'method', 'checked', 'detail'], evidence.map((e) => [
+        e.mirror, e.evidence === 'none' && e.vouchedBySyncStamp ? 'sync stamp' : e.evidence, e.method ?? '-', e.checkedAt ?? '-', e.detail,
+      ]))}`);
+    }
     return 0;
   },
 };
