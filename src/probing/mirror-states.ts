@@ -96,17 +96,29 @@ export class MirrorStates implements SelectionState {
     utilisation: (mirror, nowMs) => this.utilisation(mirror, nowMs),
   };
 
+  /** Whether evidence about `mirror`'s copy of `file` is missing or due (a queued check may be moot by now). */
+  needsCheck(mirror: Mirror, file: FileRef, volatile: boolean, nowMs = this.now()): boolean {
+    const state = this.of(mirror);
+    const evidence = state.evidence.get(file.path);
+    return fileVerdict(evidence, state.syncStamp, file, volatile, this.rulesNow(), nowMs).recheck;
+  }
+
+  private rulesNow(): FreshnessRules {
+    const config = this.config();
+    if (config !== this.rulesFor) {
+      this.rules = { ...config.freshness, volatileMaxAgeSeconds: config.volatileMaxAgeSeconds };
+      this.rulesFor = config;
+    }
+    return this.rules as FreshnessRules;
+  }
+
   private verdictOf(mirror: Mirror, file: FileRef, volatile: boolean, nowMs: number, askForChecks: boolean): ExclusionReason | undefined {
     const config = this.config();
     if (!config.probe.enabled) return undefined;
     const state = this.of(mirror);
     if (state.health.state === 'down') return 'down';
-    if (config !== this.rulesFor) {
-      this.rules = { ...config.freshness, volatileMaxAgeSeconds: config.volatileMaxAgeSeconds };
-      this.rulesFor = config;
-    }
     const evidence = state.evidence.size === 0 ? undefined : state.evidence.get(file.path);
-    const verdict = fileVerdict(evidence, state.syncStamp, file, volatile, this.rules as FreshnessRules, nowMs);
+    const verdict = fileVerdict(evidence, state.syncStamp, file, volatile, this.rulesNow(), nowMs);
     if (verdict.recheck && askForChecks) this.requestCheck(mirror.name, file.path, file.ctimeMs);
     return verdict.ok ? undefined : verdict.reason;
   }

@@ -152,6 +152,8 @@ export class Prober {
     const mirror = this.deps.config().mirrors.find((m) => m.name === mirrorName);
     const file = this.deps.catalog.lookup(path);
     if (mirror === undefined || file === undefined) return;
+    // Asked for while nothing was known; a check a request waited for may have answered since.
+    if (!this.deps.states.needsCheck(mirror, file, this.deps.isVolatile(file.path))) return;
     await this.check(mirror, file);
   }
 
