@@ -71,6 +71,12 @@ export class Catalog {
   generation = 0;
   /** Bumped when slots are laid out afresh (load, full scan); memoized marks are per layout. */
   private layout = 0;
+  /**
+   * Copies whose Last-Modified had to be moved later: a copy that replaces another within the same second
+   * (or with an older mtime) would otherwise carry the same date, and a client holding the old copy would
+   * get a wrong 304 to If-Modified-Since. Keyed by path; good for the copy with that ctime.
+   */
+  private bumped = new Map<string, { ctimeMs: number; seconds: number }>();
   /** Paths changed in memory whose write to the db failed; written with the next change. */
   private readonly unpersisted = new Set<string>();
 
@@ -109,6 +115,23 @@ export class Catalog {
 
   get size(): number {
     return this.files.slots.size;
+  }
+
+  /**
+   * The Last-Modified (unix seconds) this copy is served with: its mtime's second, unless an earlier copy
+   * of the path already carried that date (then one second past that copy's).
+   */
+  lastModifiedSeconds(file: { readonly path: string; readonly mtimeMs: number; readonly ctimeMs: number }): number {
+    if (this.bumped.size > 0) {
+      const b = this.bumped.get(file.path);
+      if (b !== undefined && b.ctimeMs === file.ctimeMs) return b.seconds;
+    }
+    return Math.floor(file.mtimeMs / 1000);
+  }
+
+  /** True when this copy's Last-Modified is not its mtime's (see lastModifiedSeconds): no mirror can match it. */
+  lastModifiedMoved(file: FileEntry): boolean {
+    return this.bumped.size > 0 && this.lastModifiedSeconds(file) !== Math.floor(file.mtimeMs / 1000);
   }
 
   *entries(): Generator<FileEntry> {
@@ -264,6 +287,11 @@ export class Catalog {
     }
     if (slot !== undefined) {
       if (files.sizes[slot] === stat.size && files.mtimes[slot] === stat.mtimeMs && files.ctimes[slot] === stat.ctimeMs) return undefined;
+      const before = this.lastModifiedSeconds({ path, mtimeMs: files.mtimes[slot] as number, ctimeMs: files.ctimes[slot] as number });
+      if (Math.floor(stat.mtimeMs / 1000) <= before) {
+        if (this.bumped.size >= 100_000) this.bumped = new Map();
+        this.bumped.set(path, { ctimeMs: stat.ctimeMs, seconds: before + 1 });
+      }
       files.sizes[slot] = stat.size;
       files.mtimes[slot] = stat.mtimeMs;
       files.ctimes[slot] = stat.ctimeMs;

@@ -79,8 +79,13 @@ export type Observation =
       | { readonly method: 'none'; readonly why: string };
   };
 
-/** The evidence a check yields; undefined when it says nothing (timeout, 5xx): try again later. */
-export function judgeCopy(seen: Observation, file: FileStat, now: number): Evidence | undefined {
+/**
+ * The evidence a check yields; undefined when it says nothing (timeout, 5xx): try again later.
+ * A volatile file must also carry the repository's Last-Modified (to the second): clients revalidate it
+ * with If-Modified-Since, and a copy dated otherwise (a mirror syncing without rsync -t) would make a
+ * client's date from one server meaningless to another: a wrong 304 leaves it with an old index.
+ */
+export function judgeCopy(seen: Observation, file: FileStat, now: number, volatile?: { readonly lastModifiedSeconds: number }): Evidence | undefined {
   const base = { size: file.size, mtimeMs: file.mtimeMs, ctimeMs: file.ctimeMs, checkedAt: now };
   if (!seen.ok) return undefined;
   if (seen.status === 404 || seen.status === 410) return { ...base, status: 'missing', method: 'head', detail: `HTTP ${seen.status}` };
@@ -89,14 +94,18 @@ export function judgeCopy(seen: Observation, file: FileStat, now: number): Evide
   const content = seen.content;
   if (content === undefined) return undefined;
   if (content.method === 'none') return { ...base, status: 'stale', method: 'head', detail: `content not verifiable: ${content.why}` };
+  const mtimeSeconds = Math.floor(file.mtimeMs / 1000) * 1000;
   if (content.method === 'sha256') {
-    return content.matches
-      ? { ...base, status: 'fresh', method: 'sha256', detail: 'sha256 matches' }
-      : { ...base, status: 'stale', method: 'sha256', detail: 'sha256 differs' };
+    if (!content.matches) return { ...base, status: 'stale', method: 'sha256', detail: 'sha256 differs' };
+    const ours = volatile === undefined ? undefined : volatile.lastModifiedSeconds * 1000;
+    if (ours !== undefined && seen.lastModified !== ours) {
+      const said = seen.lastModified === undefined ? 'none' : new Date(seen.lastModified).toISOString();
+      return { ...base, status: 'stale', method: 'sha256', detail: `sha256 matches, but Last-Modified ${said} is not ${new Date(ours).toISOString()}: revalidation would mislead clients` };
+    }
+    return { ...base, status: 'fresh', method: 'sha256', detail: 'sha256 matches' };
   }
   if (content.mismatchAt !== undefined) return { ...base, status: 'stale', method: 'samples', detail: `bytes differ at offset ${content.mismatchAt}` };
   // Samples cannot prove two copies equal; a copy that says it is older than ours is taken at its word.
-  const mtimeSeconds = Math.floor(file.mtimeMs / 1000) * 1000;
   if (seen.lastModified !== undefined && seen.lastModified < mtimeSeconds) {
     return { ...base, status: 'stale', method: 'samples', detail: `Last-Modified ${new Date(seen.lastModified).toISOString()} older than ${new Date(mtimeSeconds).toISOString()}` };
   }

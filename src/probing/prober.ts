@@ -191,7 +191,8 @@ export class Prober {
     if (state.health.state === 'down') return undefined;
     const seen = await this.observe(mirror, file);
     if (seen === undefined || this.abort.signal.aborted) return undefined;
-    const evidence = judgeCopy(seen, file, this.deps.now());
+    const volatile = this.deps.isVolatile(file.path) ? { lastModifiedSeconds: this.deps.catalog.lastModifiedSeconds(file) } : undefined;
+    const evidence = judgeCopy(seen, file, this.deps.now(), volatile);
     if (evidence === undefined) return undefined;
     state.evidence.set(file.path, evidence);
     try {

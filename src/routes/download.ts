@@ -44,6 +44,9 @@ export function downloadRoutes(app: FastifyInstance, runtime: Runtime, random: (
 
     const client = clientOf(request, runtime.trusted);
     const input = selectionInput(runtime, client, file, avoidOf(request), random);
+    // Metadata replaced within one second is dated later than its mtime (see Catalog.lastModifiedSeconds):
+    // no mirror's copy carries that date, so only we serve it.
+    if (input.volatile === true && runtime.catalog.lastModifiedMoved(file)) return serveLocal(request, reply, file, bytes, restated);
     const { chosen, tier } = chooseMirror(input);
     if (chosen !== undefined) return sendTo(reply, chosen, tier, client, file, bytes, input.nowMs);
     if (mayWait(runtime, input)) return afterChecks(request, reply, file, client, input, bytes, restated);
@@ -89,9 +92,31 @@ export function downloadRoutes(app: FastifyInstance, runtime: Runtime, random: (
         return answer(request, reply, file.path, true);
       }
     }
-    runtime.count(LOCAL, bytes);
     reply.header('x-mirrorgate-mirror', LOCAL);
-    return reply.sendFile(`/${file.path}`, runtime.config.repository, { dotfiles: 'allow', maxAge: 0 });
+    if (notModified(request, reply, file)) {
+      runtime.count(LOCAL, 0);
+      return reply.code(304).send();
+    }
+    runtime.count(LOCAL, bytes);
+    return reply.sendFile(`/${file.path}`, runtime.config.repository, { dotfiles: 'allow', maxAge: 0, lastModified: false, etag: false });
+  }
+
+  /**
+   * Validators of our copy, and the 304 they allow. Ours, not the static server's: its ETag (size and
+   * mtime) and Last-Modified (the mtime's second) can be equal for two copies, and a wrong 304 leaves a
+   * client with old bytes. The ETag names the copy (size, mtime, ctime); the date is moved later when an
+   * earlier copy already had it.
+   */
+  function notModified(request: FastifyRequest, reply: FastifyReply, file: FileEntry): boolean {
+    const etag = `"${file.size.toString(16)}-${file.mtimeMs.toString(16)}-${file.ctimeMs.toString(16)}"`;
+    const seconds = runtime.catalog.lastModifiedSeconds(file);
+    reply.header('etag', etag).header('last-modified', new Date(seconds * 1000).toUTCString());
+    const noneMatch = request.headers['if-none-match'];
+    if (noneMatch !== undefined) return noneMatch.split(',').some((tag) => tag.trim().replace(/^W\//, '') === etag || tag.trim() === '*');
+    const since = request.headers['if-modified-since'];
+    if (since === undefined || request.headers.range !== undefined) return false;
+    const date = Date.parse(since);
+    return Number.isFinite(date) && seconds * 1000 <= date;
   }
 }
 

@@ -50,10 +50,11 @@ t.test('a file rebuilt with the same size and mtime is a new copy: its hash and 
   const file = join(fixture.repository, 'releases/1.0/medium.tar.gz');
   const before = app.mirrorgate.catalog.lookup('releases/1.0/medium.tar.gz');
   const old = statSync(file);
-  writeFileSync(file, Buffer.alloc(8192, 99));
-  utimesSync(file, old.atime, old.mtime);
+  writeFileSync(`${file}.tmp`, Buffer.alloc(8192, 99));
+  utimesSync(`${file}.tmp`, old.atimeMs / 1000, old.mtimeMs / 1000);
+  renameSync(`${file}.tmp`, file);
   t.ok(await waitFor(() => app.mirrorgate.catalog.lookup('releases/1.0/medium.tar.gz')?.ctimeMs !== before?.ctimeMs, WAIT));
-  t.match(app.mirrorgate.catalog.lookup('releases/1.0/medium.tar.gz'), { size: 8192, mtimeMs: before?.mtimeMs });
+  t.match(app.mirrorgate.catalog.lookup('releases/1.0/medium.tar.gz'), { size: 8192, mtimeMs: before?.mtimeMs }, 'same size and mtime, new ctime');
 });
 
 t.test('with the watcher off, a file served from the repository is stat\'ed first and the catalog follows', async (t) => {
@@ -121,4 +122,29 @@ t.test('a failing database write keeps the change in memory and writes it later'
   catalog.retryPersist();
   t.equal(catalog.pendingWrites, 0);
   t.match(db.prepare('SELECT size FROM files WHERE path = ?').get('n.iso'), { size: 5 });
+});
+
+t.test('a copy replacing another with the same date gets a later Last-Modified and its own ETag: no wrong 304', async (t) => {
+  const { app, fixture } = await build(t, { files: { 'README.txt': 100, 'dists/InRelease': 600 } });
+  await waitFor(() => app.mirrorgate.watchReport !== undefined, WAIT);
+  const file = join(fixture.repository, 'dists/InRelease');
+  const first = await app.inject({ url: '/dists/InRelease' });
+  const lastModified = String(first.headers['last-modified']);
+  const etag = String(first.headers.etag);
+  t.equal((await app.inject({ url: '/dists/InRelease', headers: { 'if-modified-since': lastModified } })).statusCode, 304, 'unchanged: 304');
+
+  const old = statSync(file);
+  const before = app.mirrorgate.catalog.lookup('dists/InRelease');
+  writeFileSync(`${file}.tmp`, Buffer.alloc(600, 42));
+  utimesSync(`${file}.tmp`, old.atimeMs / 1000, old.mtimeMs / 1000);
+  renameSync(`${file}.tmp`, file);
+  t.ok(await waitFor(() => app.mirrorgate.catalog.lookup('dists/InRelease')?.ctimeMs !== before?.ctimeMs, WAIT));
+
+  const stale = await app.inject({ url: '/dists/InRelease', headers: { 'if-modified-since': lastModified } });
+  t.equal(stale.statusCode, 200, 'a client with the old copy gets the new one');
+  t.equal(stale.rawPayload[0], 42);
+  t.ok(Date.parse(String(stale.headers['last-modified'])) > Date.parse(lastModified), 'dated after the old copy');
+  t.equal((await app.inject({ url: '/dists/InRelease', headers: { 'if-none-match': etag } })).statusCode, 200, 'the old ETag does not match');
+  const current = await app.inject({ url: '/dists/InRelease', headers: { 'if-modified-since': String(stale.headers['last-modified']) } });
+  t.equal(current.statusCode, 304, 'the new date validates the new copy');
 });

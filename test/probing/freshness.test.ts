@@ -21,6 +21,8 @@ function expected(size: Size, mtime: Mtime, content: Content, kind: Kind): { sta
   const whole = kind !== 'large';
   if (content === 'other bytes') return { status: 'stale', method: whole ? 'sha256' : 'samples' };
   // Same bytes: a whole-copy hash proves it whatever the date says; samples do not, so an older copy is stale.
+  // Volatile files must also carry our date: clients revalidate them with If-Modified-Since.
+  if (kind === 'volatile') return { status: mtime === 'same mtime' ? 'fresh' : 'stale', method: 'sha256' };
   if (whole) return { status: 'fresh', method: 'sha256' };
   return { status: mtime === 'older mtime' ? 'stale' : 'fresh', method: 'samples' };
 }
