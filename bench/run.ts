@@ -1,11 +1,13 @@
-// npm run bench [-- --files N --seconds S --rounds R --connections C --quick --tool wrk|autocannon --out FILE --work DIR]
+// npm run bench [-- --files N --seconds S --rounds R --connections C --quick --tool wrk|autocannon --out FILE --work DIR
+//                   --watch-files N --churn-only]
 //
 // Starts mirrorgate with its full pipeline (generated catalog, 50 mirrors over five continents,
 // locality, probing against loopback stub mirrors, counters, rate limiting) and a bare Fastify redirect
 // server, loads them alternately from a separate process (wrk, or autocannon), and prints req/s,
 // p50/p99 latency and server CPU µs per request side by side with the ratios. Then the extras: the floor
 // (bare Fastify with only the rate limiter and the headers), counters on vs off, probing 500 mirrors vs
-// not, --workers 2, and catalog figures (scan, restart, memory).
+// not, --workers 2, catalog figures (scan, restart, memory), and the churn figures (bench/lib/churn.ts:
+// cold start, content-check cost, the watcher at --watch-files files).
 // Results go to bench/results/latest.json.
 import { mkdirSync, writeFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -18,6 +20,7 @@ import { startMirrorServer, type MirrorServer } from '../src/demo/mirror-server.
 import { generateRepository, mirrorsFor, pipelineConfig, writeLoadInputs } from './lib/fixtures.js';
 import { cpuMicros, firstProbeRound, firstRedirect, rssBytes, startProcess, type Server } from './lib/processes.js';
 import { hasWrk, loadWith, type LoadResult } from './lib/load.js';
+import { checkCost, coldStart, watchCost } from './lib/churn.js';
 
 const exec = promisify(execFile);
 const { values: args } = parseArgs({
@@ -30,6 +33,8 @@ const { values: args } = parseArgs({
     out: { type: 'string' },
     tool: { type: 'string' },
     work: { type: 'string' },
+    'watch-files': { type: 'string' },
+    'churn-only': { type: 'boolean', default: false },
   },
 });
 const FILES = Number(args.files);
@@ -56,8 +61,36 @@ interface Comparison {
   readonly best: { rpsA: number; rpsB: number; rpsRatio: number; cpuA: number; cpuB: number; cpuRatio: number };
 }
 
+/** The churn figures: cold start, what content checks cost, the watcher at scale. */
+async function churn(results: Record<string, unknown>): Promise<void> {
+  const cold = await coldStart(BIN, WORK);
+  results.coldStart = cold;
+  console.log(`\ncold start: ${cold.clients} clients at once, ${cold.files} new 4 GiB files, ${cold.mirrors} mirrors`);
+  console.log(`  ${cold.redirects} redirected, ${cold.servedLocally} served by the repository: ${(cold.repositoryByteShare * 100).toFixed(2)}% of the bytes`);
+  console.log(`  latency cold p50 ${cold.cold.p50Ms.toFixed(1)} ms, p99 ${cold.cold.p99Ms.toFixed(1)} ms; warm p50 ${cold.warm.p50Ms.toFixed(1)} ms, p99 ${cold.warm.p99Ms.toFixed(1)} ms`);
+  console.log(`  added by the first-request wait: p50 ${cold.addedByWait.p50Ms.toFixed(1)} ms, p99 ${cold.addedByWait.p99Ms.toFixed(1)} ms; check bytes per mirror ${cold.checkBytesPerMirror.toFixed(0)}`);
+  const cost = checkCost(100_000);
+  results.checkCost = cost;
+  console.log(`content checks at ${cost.files} files (${cost.sampledFiles} sampled, ${cost.wholeFiles} hashed whole): at most `
+    + `${(cost.bytesPerHourPerMirror / 2 ** 20).toFixed(0)} MiB per mirror per hour (old files), ${(cost.youngBytesPerHourPerMirror / 2 ** 30).toFixed(1)} GiB if every file were young; budget ${(cost.budgetBytesPerHour / 2 ** 30).toFixed(0)} GiB/h`);
+  const watchFiles = Number(args['watch-files'] ?? FILES);
+  const watch = await watchCost(BIN, WORK, watchFiles);
+  results.watch = watch;
+  console.log(`watcher at ${watch.files} files: ${watch.directories} directories watched in ${watch.setupMs} ms; RSS ${(watch.rssWatchBytes / 2 ** 20).toFixed(0)} MiB `
+    + `with the watch, ${(watch.rssNoWatchBytes / 2 ** 20).toFixed(0)} MiB without; change to catalog p50 ${watch.changeToCatalogMs.p50.toFixed(0)} ms, `
+    + `p99 ${watch.changeToCatalogMs.p99.toFixed(0)} ms, max ${watch.changeToCatalogMs.max.toFixed(0)} ms`);
+}
+
 async function main(): Promise<void> {
   mkdirSync(WORK, { recursive: true });
+  if (args['churn-only']) {
+    const results: Record<string, unknown> = {};
+    await churn(results);
+    mkdirSync(dirname(OUT), { recursive: true });
+    writeFileSync(OUT, `${JSON.stringify({ date: new Date().toISOString(), machine: { cores: cpus().length, node: process.version }, results }, null, 2)}\n`);
+    console.log(`\nwrote ${OUT}`);
+    return;
+  }
   const tool = args.tool === 'autocannon' || args.tool === 'wrk' ? args.tool : (await hasWrk()) ? 'wrk' : 'autocannon';
   // Servers on core 0 and wrk on core 1 when the machine allows: a steadier comparison.
   const pin = cpus().length >= 2 && tool === 'wrk' && (await exec('taskset', ['-c', '0', 'true']).then(() => true, () => false));
@@ -197,6 +230,8 @@ async function main(): Promise<void> {
       console.log(`\ncatalog: ${FILES} files; full scan ${c.fullScanSeconds?.toFixed(1)} s, rescan ${c.rescanSeconds?.toFixed(1)} s, `
         + `restart to first redirect ${c.restartToFirstRedirectMs} ms, RSS ${(c.rssBytes ?? 0) / 2 ** 20 | 0} MiB `
         + `(${c.bytesPerFile} bytes per file over an empty catalog)`);
+      await Promise.all(servers.map((s) => s.stop()));
+      await churn(results);
     }
   } finally {
     await Promise.all(servers.map((s) => s.stop()));

@@ -1,17 +1,24 @@
 // Bench fixtures: a generated repository (sparse files), client addresses across countries, and
 // mirrors spread over five continents.
-import { closeSync, ftruncateSync, mkdirSync, openSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
+import { closeSync, ftruncateSync, mkdirSync, openSync, writeFileSync, existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
-/** Creates `count` sparse files under root (skipped when a marker says it is already there). */
+/**
+ * Creates `count` sparse files under root (skipped when a marker says it is already there), laid out like
+ * a Debian pool: ten files a package directory (its versions and architectures), so a million files sit
+ * in about 100,000 directories (the watcher needs one inotify watch per directory).
+ */
 export function generateRepository(root: string, count: number): string[] {
   const marker = join(root, '.generated');
   const paths: string[] = [];
   for (let i = 0; i < count; i++) {
-    const dir = `pool/main/${(i % 997).toString(36)}/pkg${Math.floor(i / 997)}`;
-    paths.push(`${dir}/pkg${i}_1.${i % 10}-1_amd64.deb`);
+    const pkg = Math.floor(i / 10);
+    const dir = `pool/main/${(pkg % 997).toString(36)}/pkg${Math.floor(pkg / 997)}`;
+    paths.push(`${dir}/pkg${pkg}_1.${i % 10}-1_amd64.deb`);
   }
-  if (existsSync(marker) && readFileSync(marker, 'utf8') === String(count)) return paths;
+  const stamp = `${count} files, 10 a directory`;
+  if (existsSync(marker) && readFileSync(marker, 'utf8') === stamp) return paths;
+  rmSync(root, { recursive: true, force: true }); // another layout or count: start over
   const made = new Set<string>();
   for (let i = 0; i < count; i++) {
     const path = paths[i] as string;
@@ -25,7 +32,7 @@ export function generateRepository(root: string, count: number): string[] {
     closeSync(fd);
   }
   writeFileSync(join(root, 'README.txt'), 'bench repository\n');
-  writeFileSync(marker, String(count));
+  writeFileSync(marker, stamp);
   return paths;
 }
 

@@ -109,6 +109,10 @@ export const ConfigSchema = Type.Object({
       minimum: 0, maximum: 10000, default: 400,
       description: 'How long a request for a large file with no verified mirror waits for a check of the best candidates; 0 = never wait',
     }),
+    firstRequestRecheckSeconds: Type.Integer({
+      minimum: 1, default: 15,
+      description: 'A mirror found missing or stale longer ago than this is checked again by a first request (a mirror that synced since)',
+    }),
     firstRequestCandidates: Type.Integer({ minimum: 1, maximum: 10, default: 3, description: 'Mirrors checked for such a request, in this client\'s order' }),
     urgentChecks: Type.Integer({ minimum: 1, default: 64, description: 'First-request checks in flight at once; past it requests do not wait' }),
   }, { additionalProperties: false, default: {} }),

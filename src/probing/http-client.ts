@@ -1,8 +1,9 @@
-// Outbound HTTP for the probes: the only module that imports got. Every request has an explicit timeout,
+// Outbound HTTP for the probes: the only module that imports got (content checks' GETs are in
+// content-client.ts, on node:http, for speed). Every request has an explicit timeout,
 // no retries, a User-Agent naming mirrorgate, follows no redirect on its own, and is cancelled by the
 // prober's AbortSignal on shutdown. Results are values, never exceptions.
-import { createHash } from 'node:crypto';
 import got, { type Response } from 'got';
+import { getBytes, getDigest } from './content-client.js';
 
 export const USER_AGENT = 'mirrorgate/0.1 (download redirector health probe)';
 
@@ -134,81 +135,10 @@ export const gotProbeHttp: ProbeHttp = {
     }
   },
 
-  async getDigest(url, limit, timeoutMs, signal) {
-    const hash = createHash('sha256');
-    let bytes = 0;
-    const head = await streamGet(url, { timeoutMs: timeoutMs * 4, signal }, (chunk) => {
-      bytes += chunk.length;
-      if (bytes > limit + 1) return false;
-      hash.update(chunk);
-      return true;
-    });
-    if (!head.ok) return head;
-    const complete = head.status === 200 && bytes <= limit;
-    return {
-      ok: true,
-      status: head.status,
-      lastModified: lastModifiedOf(head.headers['last-modified'] as string | undefined),
-      bytes,
-      sha256: complete ? hash.digest('hex') : undefined,
-    };
-  },
-
-  async getBytes(url, offset, length, timeoutMs, signal) {
-    const parts: Buffer[] = [];
-    let received = 0;
-    const head = await streamGet(url, { headers: { range: `bytes=${offset}-${offset + length - 1}` }, timeoutMs, signal }, (chunk) => {
-      parts.push(chunk);
-      received += chunk.length;
-      return received < length;
-    });
-    if (!head.ok) return head;
-    const range = /^bytes (\d+)-\d+\/(\d+)$/.exec(String(head.headers['content-range'] ?? ''));
-    const length0 = head.headers['content-length'];
-    return {
-      ok: true,
-      status: head.status,
-      lastModified: lastModifiedOf(head.headers['last-modified'] as string | undefined),
-      totalSize: range ? Number(range[2]) : head.status === 200 && length0 !== undefined ? Number(length0) : undefined,
-      offset: range ? Number(range[1]) : 0,
-      body: Buffer.concat(parts).subarray(0, length),
-    };
-  },
+  // Content checks: node:http, see content-client.ts for why.
+  getDigest: (url, limit, timeoutMs, signal) => getDigest(url, limit, timeoutMs * 4, signal),
+  getBytes,
 };
-
-function lastModifiedOf(value: string | undefined): number | undefined {
-  return value === undefined ? undefined : Date.parse(value) || undefined;
-}
-
-/** Streams a GET, handing each chunk to `onData` until it returns false; resolves with the response head. */
-function streamGet(
-  url: string,
-  options: { headers?: Record<string, string>; timeoutMs: number; signal: AbortSignal },
-  onData: (chunk: Buffer) => boolean,
-): Promise<{ ok: true; status: number; headers: Record<string, string | string[] | undefined> } | { ok: false; kind: ProbeFailureKind | 'http'; message: string }> {
-  return new Promise((resolve) => {
-    let head: { status: number; headers: Record<string, string | string[] | undefined> } | undefined;
-    let settled = false;
-    const stream = client.stream(url, { headers: options.headers, timeout: { request: options.timeoutMs }, signal: options.signal });
-    const finish = (result: Awaited<ReturnType<typeof streamGet>>) => {
-      if (settled) return;
-      settled = true;
-      stream.destroy();
-      resolve(result);
-    };
-    stream.on('response', (res: { statusCode: number; headers: Record<string, string | string[] | undefined> }) => {
-      head = { status: res.statusCode, headers: res.headers };
-      if (res.statusCode !== 200 && res.statusCode !== 206) finish({ ok: true, ...head });
-    });
-    stream.on('data', (chunk: Buffer) => {
-      if (!settled && !onData(chunk) && head !== undefined) finish({ ok: true, ...head });
-    });
-    stream.on('end', () => {
-      if (head !== undefined) finish({ ok: true, ...head });
-    });
-    stream.on('error', (err: unknown) => finish({ ok: false, ...failure(err, options.timeoutMs) }));
-  });
-}
 
 function failure(err: unknown, timeoutMs: number): { kind: ProbeFailureKind; message: string } {
   const code = (err as { code?: string }).code;

@@ -85,13 +85,20 @@ export class MirrorStates implements SelectionState {
   }
 
   /**
-   * The same view with 'unverified' mirrors counted as available and no checks asked for: selection over
-   * it orders the mirrors a first request should have checked (see the download route).
+   * The same view with 'unverified' mirrors counted as available, and those found missing or stale more
+   * than firstRequestRecheckSeconds ago (they may have synced since), with no checks asked for: selection
+   * over it orders the mirrors a first request should have checked (runtime/first-request.ts).
    */
   readonly hopeful: SelectionState = {
     unavailable: (mirror, file, volatile, nowMs) => {
-      const reason = this.verdictOf(mirror, file as FileRef, volatile, nowMs ?? this.now(), false);
-      return reason === 'unverified' ? undefined : reason;
+      const now = nowMs ?? this.now();
+      const reason = this.verdictOf(mirror, file as FileRef, volatile, now, false);
+      if (reason === 'unverified') return undefined;
+      if (reason === 'missing' || reason === 'stale') {
+        const checkedAt = this.of(mirror).evidence.get(file.path)?.checkedAt ?? now;
+        if (now - checkedAt >= this.config().freshness.firstRequestRecheckSeconds * 1000) return undefined;
+      }
+      return reason;
     },
     utilisation: (mirror, nowMs) => this.utilisation(mirror, nowMs),
   };

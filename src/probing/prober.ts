@@ -6,12 +6,13 @@
 import { setMaxListeners } from 'node:events';
 import type { Config, Mirror } from '../config/load.js';
 import type { Catalog, FileEntry, FileStat } from '../catalog/catalog.js';
-import type { LocalCopy } from '../catalog/local-copy.js';
+import type { LocalCopy, LocalRead } from '../catalog/local-copy.js';
+import { sameCopy } from '../catalog/catalog.js';
 import { encodePath } from '../catalog/request-path.js';
 import type { Log } from '../log.js';
 import type { ProbeHttp } from './http-client.js';
 import { judgeHealthProbe, nextHealth, nextProbeDelay } from './health.js';
-import { firstDifference, judgeCopy, parseSyncStamp, planCheck, type Evidence, type FileRef, type FreshnessRules, type Observation } from './freshness.js';
+import { firstDifference, judgeCopy, parseSyncStamp, planCheck, type CheckPlan, type Evidence, type FileRef, type FreshnessRules, type Observation } from './freshness.js';
 import { CheckBudget } from './check-budget.js';
 import { nextCapacity } from './capacity.js';
 import type { MirrorStates } from './mirror-states.js';
@@ -19,6 +20,8 @@ import type { ProbeStore } from './store.js';
 import { CheckQueue } from './check-queue.js';
 
 const PROBE_FILES_MS = 5 * 60_000;
+const SAMPLE_PLAN_MS = 10 * 60_000;
+const SAMPLE_PLANS_KEPT = 2000;
 
 export interface ProberDeps {
   readonly config: () => Config;
@@ -41,11 +44,15 @@ export class Prober {
   private readonly abort = new AbortController();
   private readonly running = new Set<Promise<void>>();
   readonly budget: CheckBudget;
+  /** Content checks since start, by verdict (for metrics). */
+  readonly verdicts = { fresh: 0, stale: 0, missing: 0 };
   private healthInFlight = 0;
   private checksInFlight = 0;
   private urgentInFlight = 0;
   /** Checks under way, by mirror, path and copy: everyone asking about the same copy shares one. */
   private readonly checks = new Map<string, Promise<Evidence | undefined>>();
+  private readonly freshWaiters = new Map<string, Set<() => void>>();
+  private samplePlans = new Map<string, { copy: FileStat; at: number; plan: CheckPlan; ours: Promise<LocalRead<Buffer[]>> }>();
   private probeFiles: { at: number; small: FileEntry | undefined; large: FileEntry | undefined } = { at: -Infinity, small: undefined, large: undefined };
 
   constructor(private readonly deps: ProberDeps) {
@@ -72,7 +79,8 @@ export class Prober {
         this.healthInFlight -= 1;
       }));
     }
-    while (this.checksInFlight < config.freshness.concurrency) {
+    // Checks that requests wait for go first: the queue waits while any is in flight.
+    while (this.urgentInFlight === 0 && this.checksInFlight < config.freshness.concurrency) {
       const next = this.queue.take();
       if (next === undefined) break;
       this.checksInFlight += 1;
@@ -175,6 +183,36 @@ export class Prober {
     return p;
   }
 
+  /**
+   * Resolves when any mirror is found fresh for `path` (by any check, queued or urgent); `cancel` drops
+   * the wait. Lets a request whose own candidates could not be checked (the bound) wait for others'.
+   */
+  whenFresh(path: string): { readonly fresh: Promise<void>; cancel(): void } {
+    let waiters = this.freshWaiters.get(path);
+    if (waiters === undefined) {
+      waiters = new Set();
+      this.freshWaiters.set(path, waiters);
+    }
+    const set = waiters;
+    let wake = () => {};
+    const fresh = new Promise<void>((resolve) => { wake = resolve; });
+    set.add(wake);
+    return {
+      fresh,
+      cancel: () => {
+        set.delete(wake);
+        if (set.size === 0 && this.freshWaiters.get(path) === set) this.freshWaiters.delete(path);
+      },
+    };
+  }
+
+  private notifyFresh(path: string): void {
+    const waiters = this.freshWaiters.get(path);
+    if (waiters === undefined) return;
+    this.freshWaiters.delete(path);
+    for (const wake of waiters) wake();
+  }
+
   /** Checks whether `mirror` holds the repository's copy of `file`, records the evidence and returns it. */
   private check(mirror: Mirror, file: FileRef): Promise<Evidence | undefined> {
     const key = checkKey(mirror.name, file);
@@ -195,6 +233,8 @@ export class Prober {
     const evidence = judgeCopy(seen, file, this.deps.now(), volatile);
     if (evidence === undefined) return undefined;
     state.evidence.set(file.path, evidence);
+    this.verdicts[evidence.status] += 1;
+    if (evidence.status === 'fresh') this.notifyFresh(file.path);
     try {
       this.deps.store.saveEvidence(mirror.name, file.path, evidence);
     } catch (err) {
@@ -211,8 +251,7 @@ export class Prober {
   private async observe(mirror: Mirror, file: FileRef): Promise<Observation | undefined> {
     const { config: getConfig, http, local, now } = this.deps;
     const config = getConfig();
-    const rules: FreshnessRules = { ...config.freshness, volatileMaxAgeSeconds: config.volatileMaxAgeSeconds };
-    const plan = planCheck(file, this.deps.isVolatile(file.path), rules, this.deps.random);
+    const { plan, ours: oursRead } = this.planFor(file);
     const cost = plan.method === 'sha256' ? file.size : plan.ranges.reduce((sum, r) => sum + r.length, 0);
     if (!this.budget.take(mirror.name, cost, now())) return undefined;
     const url = mirror.url + encodePath(file.path);
@@ -226,17 +265,19 @@ export class Prober {
       if (r.status !== 200) return { ok: true, status: r.status, size: undefined, lastModified: r.lastModified };
       return { ok: true, status: 200, size: r.bytes, lastModified: r.lastModified, content: { method: 'sha256', matches: r.sha256 === ours.value } };
     }
-    const ours = await local.ranges(file, plan.ranges);
+    // Our bytes and every range of theirs at once: one round trip, which is what a waiting first request pays.
+    const [ours, answers] = await Promise.all([
+      oursRead ?? local.ranges(file, plan.ranges),
+      Promise.all(plan.ranges.map((r) => http.getBytes(url, r.offset, r.length, timeoutMs, signal))),
+    ]);
     if (!ours.ok) return this.localChanged(file, ours.changed);
-    const [head, ...rest] = plan.ranges;
-    if (head === undefined) return undefined;
-    const first = await http.getBytes(url, head.offset, head.length, timeoutMs, signal);
+    const first = answers[0];
+    if (first === undefined) return undefined;
     if (!first.ok) return first.kind === 'http' ? undefined : { ok: false };
     const base = { ok: true as const, status: first.status, size: first.totalSize, lastModified: first.lastModified };
     if (first.status !== 206 && first.status !== 200) return base;
     if (first.status === 200) return { ...base, content: { method: 'none', why: 'the mirror ignores Range requests' } };
     if (first.totalSize !== file.size) return base;
-    const answers = [first, ...await Promise.all(rest.map((r) => http.getBytes(url, r.offset, r.length, timeoutMs, signal)))];
     let mismatchAt: number | undefined;
     for (let i = 0; i < answers.length; i++) {
       const answer = answers[i];
@@ -248,6 +289,25 @@ export class Prober {
       if (at !== undefined && (mismatchAt === undefined || at < mismatchAt)) mismatchAt = at;
     }
     return { ...base, content: { method: 'samples', ranges: answers.length, mismatchAt } };
+  }
+
+  /**
+   * What to fetch for a check of this copy. A large file's sampled ranges (and our bytes there, read
+   * once) are shared by every mirror's check for SAMPLE_PLAN_MS: a burst of first requests reads our
+   * copy once, not once per mirror; later rounds draw new offsets.
+   */
+  private planFor(file: FileRef): { plan: CheckPlan; ours?: Promise<LocalRead<Buffer[]>> } {
+    const config = this.deps.config();
+    const rules: FreshnessRules = { ...config.freshness, volatileMaxAgeSeconds: config.volatileMaxAgeSeconds };
+    const now = this.deps.now();
+    const kept = this.samplePlans.get(file.path);
+    if (kept !== undefined && sameCopy(kept.copy, file) && now - kept.at < SAMPLE_PLAN_MS) return kept;
+    const plan = planCheck(file, this.deps.isVolatile(file.path), rules, this.deps.random);
+    if (plan.method === 'sha256') return { plan };
+    if (this.samplePlans.size >= SAMPLE_PLANS_KEPT) this.samplePlans = new Map();
+    const entry = { copy: { size: file.size, mtimeMs: file.mtimeMs, ctimeMs: file.ctimeMs }, at: now, plan, ours: this.deps.local.ranges(file, plan.ranges) };
+    this.samplePlans.set(file.path, entry);
+    return entry;
   }
 
   /** Our copy is not the one the catalog names: the catalog learns it first, and this check has no verdict. */

@@ -22,6 +22,8 @@ export function adminRoutes(app: FastifyInstance, runtime: Runtime): void {
     geoip: runtime.locality.active,
     role: runtime.role,
     memoryRssBytes: process.memoryUsage.rss(),
+    watch: runtime.watchReport === undefined ? null : { ...runtime.watchReport, directories: runtime.watcher?.directories ?? 0 },
+    catalogWritesPending: runtime.catalog.pendingWrites,
   }));
 
   app.get(`${ADMIN_PREFIX}/mirrors`, async () => runtime.config.mirrors.map((m) => {
@@ -42,6 +44,7 @@ export function adminRoutes(app: FastifyInstance, runtime: Runtime): void {
       utilisation: runtime.states.utilisation(m),
       syncStamp: s.syncStamp === undefined ? null : new Date(s.syncStamp).toISOString(),
       filesVerified: s.evidence.size,
+      checkBytes: runtime.prober.budget.spent.get(m.name) ?? 0,
       requests: runtime.counters.totals.get(m.name)?.requests ?? 0,
       bytes: runtime.counters.totals.get(m.name)?.bytes ?? 0,
     };
@@ -98,6 +101,18 @@ function renderMetrics(runtime: Runtime): string {
   metric('mirrorgate_mirror_utilisation', 'gauge', 'Bytes sent over the capacity window / what the effective capacity moves in it.',
     mirrors.map((m) => [`{mirror="${m.name}"}`, runtime.states.utilisation(m)]));
   metric('mirrorgate_freshness_checks_pending', 'gauge', 'Per-file checks waiting to run.', [['', runtime.prober.queue.size]]);
+  metric('mirrorgate_freshness_checks_running', 'gauge', 'Content checks in flight, queued and first-request ones.', [['', runtime.prober.checksRunning]]);
+  const verdicts = runtime.prober.verdicts;
+  metric('mirrorgate_content_checks_total', 'counter', 'Content checks since start, by verdict.',
+    [['{result="fresh"}', verdicts.fresh], ['{result="stale"}', verdicts.stale], ['{result="missing"}', verdicts.missing]]);
+  const budget = runtime.prober.budget;
+  metric('mirrorgate_check_bytes_total', 'counter', 'Bytes content checks fetched from each mirror since start.',
+    mirrors.map((m) => [`{mirror="${m.name}"}`, budget.spent.get(m.name) ?? 0]));
+  metric('mirrorgate_checks_deferred_total', 'counter', 'Content checks put off because the mirror\'s hourly byte budget was used up.',
+    mirrors.map((m) => [`{mirror="${m.name}"}`, budget.deferred.get(m.name) ?? 0]));
+  metric('mirrorgate_watched_directories', 'gauge', 'Repository directories under an inotify watch.', [['', runtime.watcher?.directories ?? 0]]);
+  metric('mirrorgate_catalog_writes_pending', 'gauge', 'Catalog changes in memory whose database write failed and waits for a retry.',
+    [['', runtime.catalog.pendingWrites]]);
   metric('mirrorgate_geoip_active', 'gauge', '1 when a location database is loaded and locality is on.',
     [['', runtime.locality.active ? 1 : 0]]);
   metric('mirrorgate_config_reloads_total', 'counter', 'Config reloads, by result.',

@@ -199,6 +199,11 @@ export class Runtime implements SelectionContext {
     this.hasher.kick();
   }
 
+  /** Any fresh evidence for `path` from this process's prober (a worker has none: undefined). */
+  whenFresh(path: string): { readonly fresh: Promise<void>; cancel(): void } | undefined {
+    return this.role === 'worker' ? undefined : this.prober.whenFresh(path);
+  }
+
   /** A check a request waits for: run here, or by the primary when this is a worker. */
   urgentCheck(mirror: Mirror, file: FileRef): Promise<Evidence | undefined> {
     if (this.role === 'worker') return this.options.requestUrgent?.(mirror.name, file) ?? Promise.resolve(undefined);
