@@ -16,6 +16,7 @@ type ToPrimary =
   | { type: 'urgent'; id: number; mirror: string; file: FileRef };
 type ToWorker =
   | { type: 'reload' }
+  | { type: 'catalog' }
   | { type: 'shutdown' }
   | { type: 'evidence'; id: number; mirror: string; path: string; evidence: Evidence | null };
 
@@ -28,8 +29,13 @@ export interface RunningCluster {
 
 export async function startCluster(settings: Settings, workers: number): Promise<RunningCluster> {
   if (cluster.isWorker) return startWorker(settings, workers);
+  const broadcast = (msg: ToWorker) => {
+    for (const w of Object.values(cluster.workers ?? {})) if (w?.isConnected()) w.send(msg);
+  };
   const log = pino({ level: settings.logLevel }).child({ role: 'primary' }) as unknown as Log;
-  const runtime = await Runtime.start({ configPath: settings.config, dbPath: settings.db, log, role: 'primary' });
+  // Workers follow the catalog on their own every 500 ms; told of a change, they follow at once.
+  const onCatalogChange = () => broadcast({ type: 'catalog' });
+  const runtime = await Runtime.start({ configPath: settings.config, dbPath: settings.db, log, role: 'primary', onCatalogChange });
   let stopping = false;
   const spawn = (): Worker => {
     const worker = cluster.fork();
@@ -55,9 +61,6 @@ export async function startCluster(settings: Settings, workers: number): Promise
   for (let i = 0; i < workers; i++) spawn();
   log.info({ workers }, 'cluster started');
 
-  const broadcast = (msg: ToWorker) => {
-    for (const w of Object.values(cluster.workers ?? {})) w?.send(msg);
-  };
   let markClosed = () => {};
   const closed = new Promise<void>((resolve) => { markClosed = resolve; });
   const stop = async (signal: string) => {
@@ -113,6 +116,7 @@ async function startWorker(settings: Settings, workers: number): Promise<Running
   const server: RunningServer = await startServer(settings, { role: 'worker', workers, requestCheck, requestUrgent });
   process.on('message', (msg: ToWorker) => {
     if (msg.type === 'reload') server.app.mirrorgate.reload();
+    if (msg.type === 'catalog') server.app.mirrorgate.catalog.follow();
     if (msg.type === 'shutdown') void server.close();
     if (msg.type === 'evidence') {
       if (msg.evidence !== null) server.app.mirrorgate.states.get(msg.mirror).evidence.set(msg.path, msg.evidence);

@@ -194,11 +194,6 @@ export class Catalog {
     return changed;
   }
 
-  /** Kept for the CLI and older callers: follow() under its old name. */
-  reloadIfChanged(): boolean {
-    return this.follow();
-  }
-
   /** Walks the repository (in a worker thread) and makes memory and the db match it, in one transaction. */
   async scan(root: string, signal?: AbortSignal): Promise<ScanReport> {
     const started = performance.now();

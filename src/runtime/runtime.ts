@@ -41,6 +41,8 @@ export interface RuntimeOptions {
   readonly role?: 'single' | 'primary' | 'worker';
   readonly workers?: number;
   readonly requestCheck?: (mirror: string, path: string, stamp: number) => void;
+  /** Called after this process changed the catalog (the primary tells its workers to follow at once). */
+  readonly onCatalogChange?: () => void;
   /** In a worker: asks the primary for a check a request waits for (IPC), resolving with its evidence. */
   readonly requestUrgent?: (mirror: string, file: FileRef) => Promise<Evidence | undefined>;
 }
@@ -196,6 +198,7 @@ export class Runtime implements SelectionContext {
     }
     if (counts.added + counts.changed + counts.removed === 0) return;
     this.log.debug({ ...counts }, 'repository changed');
+    this.options.onCatalogChange?.();
     this.hasher.kick();
   }
 
@@ -218,7 +221,7 @@ export class Runtime implements SelectionContext {
   /** Rescans the repository; concurrent calls share one scan. A worker only reloads what the primary wrote. */
   rescan(): Promise<ScanReport> {
     if (this.role === 'worker') {
-      this.catalog.reloadIfChanged();
+      this.catalog.follow();
       return Promise.resolve({ files: this.catalog.size, added: 0, changed: 0, removed: 0, ms: 0 });
     }
     if (this.scanning) return this.scanning;
@@ -229,6 +232,7 @@ export class Runtime implements SelectionContext {
       .then((report) => {
         writeMeta(this.db, 'catalog_root', root);
         this.log.info({ ...report, repository: root }, 'catalog scanned');
+        if (report.added + report.changed + report.removed > 0) this.options.onCatalogChange?.();
         this.hasher.kick();
         return report;
       })

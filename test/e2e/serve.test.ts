@@ -2,12 +2,12 @@
 // 127.0.0.1 and real curl as the client.
 import t, { type Test } from 'tap';
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { PACKAGE_ROOT } from '../../src/paths.js';
 import { startMirrorServer } from '../../src/demo/mirror-server.js';
-import { makeFixture, writeConfig, waitFor, type Fixture } from '../helper.js';
+import { makeFixture, writeConfig, writeFiles, waitFor, type Fixture } from '../helper.js';
 
 const run = promisify(execFile);
 const BIN = join(PACKAGE_ROOT, 'dist/src/cli/bin.js');
@@ -129,4 +129,35 @@ t.test('--workers 2: redirects served, counters summed exactly, each probe run o
   t.ok(probes >= 1 && probes <= Math.ceil(elapsed / 0.9) + 1, `${probes} health probes in ${elapsed.toFixed(1)} s at a 1 s interval: run once, not per worker`);
   const { stdout } = await run(process.execPath, [BIN, 'stats', '--json', '--db', fixture.dbPath, '--config', fixture.configPath]);
   t.match(JSON.parse(stdout), { requests: n, targets: [{ target: 'a', requests: n }] }, 'N requests, N counted');
+});
+
+t.test('--workers 2: a new file is known to every worker at once and redirected on its first requests; a removed one is 404', async (t) => {
+  const fixture = makeFixture(t);
+  const mirror = await startMirrorServer(fixture.repository);
+  t.teardown(() => mirror.close());
+  writeConfig(fixture.configPath, {
+    mirrors: [{ name: 'a', url: mirror.url, probePath: 'README.txt' }],
+    probe: { enabled: true, intervalSeconds: 1, timeoutMs: 2000, capacityEveryRounds: 0 },
+    freshness: { firstRequestWaitMs: 5000 },
+    rateLimit: { enabled: false },
+  });
+  const { base } = await serve(t, fixture, ['--workers', '2']);
+  writeFiles(fixture.repository, { 'releases/9.0/new.iso': 5_000_000 });
+  const head = () => curl('-s', '-o', '/dev/null', '-w', '%{http_code} %header{x-mirrorgate-mirror}', `${base}/releases/9.0/new.iso`);
+  // Until a worker knows the file it is 404; the first answer after that must be a redirect.
+  let first = '404';
+  for (const deadline = Date.now() + 15_000; Date.now() < deadline && first.startsWith('404');) first = await head();
+  t.equal(first, '302 a', 'its first answer is a redirect: no worker serves it from the repository');
+  // Connections alternate between the workers (the primary hands them out round-robin).
+  const all = async (expected: string) => {
+    let answers: string[] = [];
+    for (const deadline = Date.now() + 15_000; Date.now() < deadline;) {
+      answers = await Promise.all(Array.from({ length: 8 }, head));
+      if (answers.every((a) => a === expected)) break;
+    }
+    return [...new Set(answers)];
+  };
+  t.same(await all('302 a'), ['302 a'], 'both workers redirect it, none serves it');
+  rmSync(join(fixture.repository, 'releases/9.0/new.iso'));
+  t.same(await all('404 '), ['404 '], 'once removed, 404 on both');
 });
