@@ -75,11 +75,16 @@ export async function coldStart(bin: string, work: string, options = { clients: 
   const db = join(work, 'cold.db');
   rmSync(db, { force: true });
   let server: Server | undefined;
-  const agent = new Agent({ keepAlive: true, maxSockets: options.clients });
   try {
     server = await startProcess('cold', [bin, 'serve', '--config', config, '--db', db, '--port', '0', '--log-level', 'info'], LISTENING);
-    const wave = () => Promise.all(Array.from({ length: options.clients }, (_, i) =>
-      get(agent, (server as Server).url, paths[i % paths.length] as string, `81.2.${Math.floor(i / 250)}.${1 + (i % 250)}`, options.fileBytes)));
+    // Each wave on new connections, so the two differ only in what the server knew.
+    const wave = async () => {
+      const agent = new Agent({ keepAlive: true, maxSockets: options.clients });
+      const answers = await Promise.all(Array.from({ length: options.clients }, (_, i) =>
+        get(agent, (server as Server).url, paths[i % paths.length] as string, `81.2.${Math.floor(i / 250)}.${1 + (i % 250)}`, options.fileBytes)));
+      agent.destroy();
+      return answers;
+    };
     const cold = await wave();
     const warm = await wave();
     const metrics = await (await fetch(`${server.url}/_mirrorgate/metrics`)).text();
@@ -98,7 +103,6 @@ export async function coldStart(bin: string, work: string, options = { clients: 
       checkBytesPerMirror: spent.length === 0 ? 0 : spent.reduce((a, b) => a + b, 0) / spent.length,
     };
   } finally {
-    agent.destroy();
     await server?.stop();
     await stubs.stop();
   }

@@ -195,10 +195,12 @@ export class Catalog {
   }
 
   /** Walks the repository (in a worker thread) and makes memory and the db match it, in one transaction. */
-  async scan(root: string, signal?: AbortSignal): Promise<ScanReport> {
+  async scan(root: string, signal?: AbortSignal, onWalked?: (scanned: ScanColumns) => void): Promise<ScanReport> {
     const started = performance.now();
     const scanned = await scanRepository(root, signal);
-    return { ...this.apply(scanned), ms: Math.round(performance.now() - started) };
+    const report = { ...this.apply(scanned), ms: Math.round(performance.now() - started) };
+    onWalked?.(scanned);
+    return report;
   }
 
   /** Replaces the catalog with `scanned`, writing only the differences. */

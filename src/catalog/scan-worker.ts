@@ -9,9 +9,13 @@ export interface ScanColumns {
   readonly sizes: Float64Array;
   readonly mtimes: Float64Array;
   readonly ctimes: Float64Array;
+  /** Every directory walked ('' is the root), for the watcher. */
+  readonly dirs: string[];
 }
 
-export function walkSync(root: string): ScanColumns {
+/** `filesToo: false` lists directories only (no stat per file): what the watcher needs, several times faster. */
+export function walkSync(root: string, filesToo = true): ScanColumns {
+  const dirs: string[] = [];
   const paths: string[] = [];
   let sizes = new Float64Array(1024);
   let mtimes = new Float64Array(1024);
@@ -36,6 +40,7 @@ export function walkSync(root: string): ScanColumns {
   const pending: string[] = [''];
   while (pending.length > 0) {
     const rel = pending.pop() as string;
+    dirs.push(rel);
     const prefix = rel === '' ? '' : `${rel}/`;
     let entries;
     try {
@@ -52,17 +57,18 @@ export function walkSync(root: string): ScanColumns {
         pending.push(path);
         continue;
       }
-      if (!entry.isFile() && !entry.isSymbolicLink()) continue;
+      if (!filesToo || (!entry.isFile() && !entry.isSymbolicLink())) continue;
       const s = statSync(base + path, { throwIfNoEntry: false });
       if (s !== undefined && s.isFile()) push(path, s);
     }
   }
-  return { paths, sizes: sizes.slice(0, paths.length), mtimes: mtimes.slice(0, paths.length), ctimes: ctimes.slice(0, paths.length) };
+  return { paths, sizes: sizes.slice(0, paths.length), mtimes: mtimes.slice(0, paths.length), ctimes: ctimes.slice(0, paths.length), dirs };
 }
 
 if (parentPort !== null && (workerData as { root?: unknown } | null)?.root !== undefined) {
   try {
-    const result = walkSync((workerData as { root: string }).root);
+    const data = workerData as { root: string; filesToo: boolean };
+    const result = walkSync(data.root, data.filesToo);
     parentPort.postMessage({ ok: true, result }, [result.sizes.buffer as ArrayBuffer, result.mtimes.buffer as ArrayBuffer, result.ctimes.buffer as ArrayBuffer]);
   } catch (err) {
     parentPort.postMessage({ ok: false, message: (err as Error).message, code: (err as NodeJS.ErrnoException).code });

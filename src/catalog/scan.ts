@@ -4,8 +4,11 @@ import type { ScanColumns } from './scan-worker.js';
 
 export type { ScanColumns } from './scan-worker.js';
 
-/** `signal` ends the walk at once (shutdown must not wait for a million stats). */
-export function scanRepository(root: string, signal?: AbortSignal): Promise<ScanColumns> {
+/**
+ * `signal` ends the walk at once (shutdown must not wait for a million stats). `filesToo: false` lists
+ * only the directories (for the watcher's set-up).
+ */
+export function scanRepository(root: string, signal?: AbortSignal, filesToo = true): Promise<ScanColumns> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) {
       reject(Object.assign(new Error('scan aborted'), { code: 'ABORT_ERR' }));
@@ -13,7 +16,7 @@ export function scanRepository(root: string, signal?: AbortSignal): Promise<Scan
     }
     // From src/ (the tests) the worker is TypeScript too; from dist/ it is JavaScript.
     const script = new URL(import.meta.url.endsWith('.ts') ? './scan-worker.ts' : './scan-worker.js', import.meta.url);
-    const worker = new Worker(script, { workerData: { root } });
+    const worker = new Worker(script, { workerData: { root, filesToo } });
     let settled = false;
     const onAbort = () => {
       if (settled) return;

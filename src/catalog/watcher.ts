@@ -21,6 +21,8 @@ export interface WatcherDeps {
   readonly apply: (updates: PathUpdate[]) => void;
   /** Catalog paths under a directory prefix ("a/b/"): a removed directory removes them all. */
   readonly pathsUnder: (prefix: string) => string[];
+  /** Every directory of the repository ('' the root), listed off the main thread. */
+  readonly listDirectories: () => Promise<string[]>;
   readonly log: WatcherLog;
 }
 
@@ -53,10 +55,24 @@ export class RepositoryWatcher {
     return this.watchers.size;
   }
 
+  /**
+   * Lists the directories (in a worker thread) and watches each, a chunk per turn of the event loop. A
+   * directory made between the listing and its parent's watch is picked up by the full scan that follows
+   * (ensureWatched); a file changed in between, by that scan.
+   */
   async start(): Promise<WatchReport> {
     const started = performance.now();
-    await this.watchTree('', false);
+    await this.ensureWatched(await this.deps.listDirectories());
     return { directories: this.watchers.size, ms: Math.round(performance.now() - started), limited: this.limited };
+  }
+
+  /** Watches every listed directory not watched yet (after each full scan: nothing stays unwatched for long). */
+  async ensureWatched(dirs: readonly string[]): Promise<void> {
+    for (let i = 0; i < dirs.length && !this.stopped; i++) {
+      const dir = dirs[i] as string;
+      if (!this.watchers.has(dir) && !this.watchDir(dir) && this.limited) break; // the watch limit: logged once
+      if (i % WATCH_CHUNK === WATCH_CHUNK - 1) await new Promise((r) => setImmediate(r));
+    }
   }
 
   stop(): void {

@@ -85,8 +85,10 @@ function waitOut(waitMs: number, capMs: number, timers: NodeJS.Timeout[], finish
 export function hopefulCandidates(input: SelectionInput, hopeful: SelectionState, n: number): Mirror[] {
   const out: Mirror[] = [];
   const avoid = new Set(input.avoid ?? []);
+  // A scratch round-robin state: asking who would be next must not move the real one.
+  const roundRobin = new Map(input.roundRobin);
   for (let i = 0; i < n; i++) {
-    const { chosen } = chooseMirror({ ...input, state: hopeful, avoid });
+    const { chosen } = chooseMirror({ ...input, state: hopeful, avoid, roundRobin });
     if (chosen === undefined) break;
     out.push(chosen);
     avoid.add(chosen.name);

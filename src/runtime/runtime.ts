@@ -7,6 +7,7 @@ import { Catalog, type FileEntry, type PathUpdate, type ScanReport } from '../ca
 import { Hasher } from '../catalog/hasher.js';
 import { LocalCopy } from '../catalog/local-copy.js';
 import { RepositoryWatcher, type WatchReport } from '../catalog/watcher.js';
+import { scanRepository } from '../catalog/scan.js';
 import type { Evidence, FileRef } from '../probing/freshness.js';
 import { Counters, FALLBACK, LOCAL } from '../counters/counters.js';
 import { CounterStore } from '../counters/store.js';
@@ -176,6 +177,7 @@ export class Runtime implements SelectionContext {
       root,
       apply: (updates) => this.applyChanges(updates),
       pathsUnder: (prefix) => [...this.catalog.entries()].filter((f) => f.path.startsWith(prefix)).map((f) => f.path),
+      listDirectories: () => scanRepository(root, this.stopScan.signal, false).then((walked) => walked.dirs),
       log: this.log.child({ component: 'watcher' }),
     });
     this.watcher = watcher;
@@ -228,7 +230,7 @@ export class Runtime implements SelectionContext {
     const root = this.config.repository;
     const watcher = this.watcher;
     watcher?.beginScan();
-    this.scanning = this.catalog.scan(root, this.stopScan.signal)
+    this.scanning = this.catalog.scan(root, this.stopScan.signal, (walked) => void watcher?.ensureWatched(walked.dirs))
       .then((report) => {
         writeMeta(this.db, 'catalog_root', root);
         this.log.info({ ...report, repository: root }, 'catalog scanned');
