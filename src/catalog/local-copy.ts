@@ -50,18 +50,20 @@ export class LocalCopy {
     return read;
   }
 
+  /** Our bytes at these ranges; the reads run at once (a first request may be waiting on them). */
   async ranges(file: FileRef, ranges: readonly ByteRange[]): Promise<LocalRead<Buffer[]>> {
-    return this.withCopy(file, async (handle) => {
-      const out: Buffer[] = [];
-      for (const r of ranges) {
-        const buffer = Buffer.alloc(r.length);
-        const { bytesRead } = await handle.read(buffer, 0, r.length, r.offset);
-        out.push(buffer.subarray(0, bytesRead));
-      }
-      return out;
-    });
+    return this.withCopy(file, (handle) => Promise.all(ranges.map(async (r) => {
+      const buffer = Buffer.alloc(r.length);
+      const { bytesRead } = await handle.read(buffer, 0, r.length, r.offset);
+      return buffer.subarray(0, bytesRead);
+    })));
   }
 
+  /**
+   * Runs `work` on our open copy, checking by fstat that it is the copy the catalog names. The first
+   * fstat runs beside the work (the work's result is dropped if it fails); the one after catches a
+   * write during the reads. A rename over the file does not matter: the handle keeps the copy it opened.
+   */
   private async withCopy<T>(file: FileRef, work: (handle: FileHandle) => Promise<T>): Promise<LocalRead<T>> {
     let handle: FileHandle;
     try {
@@ -70,13 +72,12 @@ export class LocalCopy {
       return { ok: false, changed: undefined };
     }
     try {
-      const before = statOf(await handle.stat());
+      const [before, value] = await Promise.all([handle.stat().then(statOf), work(handle)]);
       if (!sameCopy(before, file)) return { ok: false, changed: before };
-      const value = await work(handle);
       const after = statOf(await handle.stat());
       return sameCopy(after, file) ? { ok: true, value } : { ok: false, changed: after };
     } finally {
-      await handle.close();
+      void handle.close().catch(() => undefined);
     }
   }
 }
