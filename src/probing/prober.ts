@@ -52,6 +52,11 @@ export class Prober {
   /** Checks under way, by mirror, path and copy: everyone asking about the same copy shares one. */
   private readonly checks = new Map<string, Promise<Evidence | undefined>>();
   private readonly freshWaiters = new Map<string, Set<() => void>>();
+  /** Transitions whose write failed, retried in order before the next write. */
+  private readonly unwritten: (() => void)[] = [];
+  /** Failed writes since start, and when the last was logged (logged at most once a minute). */
+  persistFailures = 0;
+  private persistLoggedAt = -Infinity;
   private samplePlans = new Map<string, { copy: FileStat; at: number; plan: CheckPlan; ours: Promise<LocalRead<Buffer[]>> }>();
   private probeFiles: { at: number; small: FileEntry | undefined; large: FileEntry | undefined } = { at: -Infinity, small: undefined, large: undefined };
 
@@ -125,7 +130,9 @@ export class Prober {
     if (state.health.state !== before.state) {
       const level = state.health.state === 'down' ? 'warn' : 'info';
       log[level]({ mirror: mirror.name, from: before.state, to: state.health.state, reason: state.health.reason }, `mirror ${state.health.state}`);
-      store.saveTransition(mirror.name, before.state, state.health);
+      const from = before.state;
+      const to = state.health;
+      this.persist(() => store.saveTransition(mirror.name, from, to), true);
     } else {
       log.debug({ mirror: mirror.name, state: state.health.state, reason: state.health.reason, latencyMs: state.health.latencyMs }, 'probe');
     }
@@ -137,8 +144,33 @@ export class Prober {
     const every = config.probe.capacityEveryRounds;
     if (every > 0 && state.health.state !== 'down' && (state.rounds - 1) % every === 0) await this.probeCapacity(mirror);
     if (signal.aborted) return;
-    store.saveHealth(mirror.name, state.health, states.effectiveMbps(mirror, state), state.syncStamp);
+    // Scheduled before anything is written: a failing disk must never make the prober hammer a mirror.
     state.nextProbeAt = now() + nextProbeDelay(state.health, config.probe.intervalSeconds * 1000, config.probe.maxBackoffSeconds * 1000, this.deps.random);
+    this.persist(() => store.saveHealth(mirror.name, state.health, states.effectiveMbps(mirror, state), state.syncStamp), false);
+  }
+
+  /**
+   * Writes what the prober learnt; a failure is logged at most once a minute and never stops probing.
+   * Health rows are rewritten every round (the next one retries); transitions, which are not, are kept
+   * (up to 1,000) and written before the next write that succeeds.
+   */
+  private persist(write: () => void, keepOnFailure: boolean): void {
+    try {
+      while (this.unwritten.length > 0) {
+        (this.unwritten[0] as () => void)();
+        this.unwritten.shift();
+      }
+      write();
+    } catch (err) {
+      if (keepOnFailure && this.unwritten.length < 1000) this.unwritten.push(write);
+      this.persistFailures += 1;
+      const now = this.deps.now();
+      if (now - this.persistLoggedAt >= 60_000) {
+        this.persistLoggedAt = now;
+        this.deps.log.error({ err: (err as Error).message, failures: this.persistFailures, pending: this.unwritten.length },
+          'cannot write probe results to the database; probing goes on, writes are retried');
+      }
+    }
   }
 
   private async probeCapacity(mirror: Mirror): Promise<void> {
@@ -235,12 +267,8 @@ export class Prober {
     state.evidence.set(file.path, evidence);
     this.verdicts[evidence.status] += 1;
     if (evidence.status === 'fresh') this.notifyFresh(file.path);
-    try {
-      this.deps.store.saveEvidence(mirror.name, file.path, evidence);
-    } catch (err) {
-      // Memory has it, and selection reads memory; workers and a restart learn it at the next check.
-      this.deps.log.warn({ mirror: mirror.name, path: file.path, err: (err as Error).message }, 'cannot store evidence');
-    }
+    // Memory has it, and selection reads memory; workers and a restart learn it once a write succeeds.
+    this.persist(() => this.deps.store.saveEvidence(mirror.name, file.path, evidence), false);
     if (evidence.status !== 'fresh') {
       this.deps.log.info({ mirror: mirror.name, path: file.path, status: evidence.status, detail: evidence.detail }, 'mirror lacks the current file');
     }

@@ -202,3 +202,26 @@ t.test('a throttled mirror\'s effective capacity falls, and so does its share', 
   const shares = await spread(app, 'releases/1.0/big.iso', 120);
   t.ok((shares.get('a') ?? 0) < (shares.get('b') ?? 0) / 1.5, `a ${shares.get('a')} vs b ${shares.get('b')}`);
 });
+
+t.test('a failing database write never speeds up probing, and what it could not write is written later', async (t) => {
+  const { app, a } = await setup(t);
+  const db = app.mirrorgate.db;
+  db.exec("CREATE TRIGGER no_health BEFORE UPDATE ON mirror_health BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END");
+  db.exec("CREATE TRIGGER no_health_insert BEFORE INSERT ON mirror_health BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END");
+  db.exec("CREATE TRIGGER no_events BEFORE INSERT ON mirror_events BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END");
+  const probesOf = () => a.log.filter((l) => l.startsWith('HEAD ')).length;
+  const before = probesOf();
+  const started = Date.now();
+  t.ok(await waitFor(() => app.mirrorgate.prober.persistFailures >= 6, 20_000), 'writes fail');
+  a.behaviour = { kind: 'status', status: 503 }; // a transition to record while the disk fails
+  t.ok(await waitFor(() => app.mirrorgate.states.get('a').health.state === 'down', 20_000));
+  const elapsed = (Date.now() - started) / 1000;
+  const probes = probesOf() - before;
+  // 1 s interval (±10%), and back-off once down: never the 250 ms tick.
+  t.ok(probes <= Math.ceil(elapsed / 0.9) + 2, `${probes} probes of a in ${elapsed.toFixed(1)} s at a 1 s interval`);
+  db.exec('DROP TRIGGER no_health; DROP TRIGGER no_health_insert; DROP TRIGGER no_events');
+  const downs = () => (db.prepare("SELECT COUNT(*) AS n FROM mirror_events WHERE mirror = 'a' AND to_state = 'down'").get() as { n: number }).n;
+  t.ok(await waitFor(() => downs() === 1, 20_000), 'the transition made while the disk failed is written once it works again');
+  const stored = () => (db.prepare("SELECT state FROM mirror_health WHERE mirror = 'a'").get() as { state: string } | undefined)?.state;
+  t.ok(await waitFor(() => stored() === 'down', 20_000), 'and its health row at its next round');
+});
