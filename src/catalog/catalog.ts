@@ -11,7 +11,7 @@
 // A full scan lays the columns out afresh; a patch (the watcher, a serve-time stat) changes a slot in
 // place, appends a slot or leaves a tombstone (size -1), so slots stay put between full scans.
 import type { Db } from '../db/open.js';
-import { readMeta, writeMeta } from '../db/open.js';
+import { readMeta, statement, writeMeta } from '../db/open.js';
 import { scanRepository, type ScanColumns } from './scan.js';
 
 export interface FileStat {
@@ -146,12 +146,12 @@ export class Catalog {
   load(): void {
     // Read the log's end first: a change written while we read is applied again by the next follow().
     const watermark = this.logEnd();
-    const { n } = this.db.prepare('SELECT COUNT(*) AS n FROM files').get() as { n: number };
+    const { n } = statement(this.db, 'SELECT COUNT(*) AS n FROM files').get() as { n: number };
     const files = empty();
     files.sizes = new Float64Array(n);
     files.mtimes = new Float64Array(n);
     files.ctimes = new Float64Array(n);
-    const rows = this.db.prepare('SELECT path, size, mtime_ms, ctime_ms FROM files').raw().iterate() as IterableIterator<[string, number, number, number]>;
+    const rows = statement(this.db, 'SELECT path, size, mtime_ms, ctime_ms FROM files').raw().iterate() as IterableIterator<[string, number, number, number]>;
     for (const [path, size, mtimeMs, ctimeMs] of rows) {
       const i = files.paths.length;
       if (i === n) break; // rows added since the count: the next follow() sees them
@@ -175,15 +175,15 @@ export class Catalog {
   follow(): boolean {
     const version = readMeta(this.db, 'catalog_version') ?? '';
     if (version === this.version) return false;
-    const rows = this.db.prepare('SELECT seq, path FROM catalog_changes WHERE seq > ? ORDER BY seq LIMIT ?')
+    const rows = statement(this.db, 'SELECT seq, path FROM catalog_changes WHERE seq > ? ORDER BY seq LIMIT ?')
       .all(this.watermark, LOG_PATHS_MAX + 1) as { seq: number; path: string }[];
     const first = rows[0];
-    const oldest = (this.db.prepare('SELECT MIN(seq) AS s FROM catalog_changes').get() as { s: number | null }).s ?? 0;
+    const oldest = (statement(this.db, 'SELECT MIN(seq) AS s FROM catalog_changes').get() as { s: number | null }).s ?? 0;
     if (rows.length > LOG_PATHS_MAX || rows.some((r) => r.path === '') || (first !== undefined && first.seq > this.watermark + 1 && oldest > this.watermark + 1)) {
       this.load();
       return true;
     }
-    const read = this.db.prepare('SELECT size, mtime_ms AS mtimeMs, ctime_ms AS ctimeMs FROM files WHERE path = ?');
+    const read = statement(this.db, 'SELECT size, mtime_ms AS mtimeMs, ctime_ms AS ctimeMs FROM files WHERE path = ?');
     let changed = false;
     for (const { seq, path } of rows) {
       changed = this.setEntry(path, read.get(path) as FileStat | undefined) !== undefined || changed;
@@ -310,7 +310,7 @@ export class Catalog {
   }
 
   private logEnd(): number {
-    return (this.db.prepare('SELECT MAX(seq) AS s FROM catalog_changes').get() as { s: number | null }).s ?? 0;
+    return (statement(this.db, 'SELECT MAX(seq) AS s FROM catalog_changes').get() as { s: number | null }).s ?? 0;
   }
 
   /** Writes the given paths' current state (and any earlier failed writes) in one transaction. */
@@ -318,14 +318,14 @@ export class Catalog {
     for (const path of changed) this.unpersisted.add(path);
     for (const path of removed) this.unpersisted.add(path);
     // The hash cache (sha256) survives only while the copy is the same.
-    const upsert = this.db.prepare(`
+    const upsert = statement(this.db, `
       INSERT INTO files (path, size, mtime_ms, ctime_ms, sha256) VALUES (?, ?, ?, ?, NULL)
       ON CONFLICT(path) DO UPDATE SET
         sha256 = CASE WHEN files.size = excluded.size AND files.mtime_ms = excluded.mtime_ms AND files.ctime_ms = excluded.ctime_ms
           THEN files.sha256 END,
         size = excluded.size, mtime_ms = excluded.mtime_ms, ctime_ms = excluded.ctime_ms`);
-    const remove = this.db.prepare('DELETE FROM files WHERE path = ?');
-    const log = this.db.prepare('INSERT INTO catalog_changes (path) VALUES (?)');
+    const remove = statement(this.db, 'DELETE FROM files WHERE path = ?');
+    const log = statement(this.db, 'INSERT INTO catalog_changes (path) VALUES (?)');
     const paths = [...this.unpersisted];
     this.db.transaction(() => {
       for (const path of paths) {
@@ -336,7 +336,7 @@ export class Catalog {
       if (paths.length > LOG_PATHS_MAX) log.run('');
       else for (const path of paths) log.run(path);
       const end = this.logEnd();
-      this.db.prepare('DELETE FROM catalog_changes WHERE seq <= ?').run(end - LOG_KEEP);
+      statement(this.db, 'DELETE FROM catalog_changes WHERE seq <= ?').run(end - LOG_KEEP);
       this.version = `${Date.now()}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
       writeMeta(this.db, 'catalog_version', this.version);
       this.watermark = end;

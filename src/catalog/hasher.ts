@@ -6,7 +6,7 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import type { Db } from '../db/open.js';
+import { statement, type Db } from '../db/open.js';
 
 export interface HasherLog {
   warn(obj: object, msg: string): void;
@@ -54,9 +54,9 @@ export class Hasher {
   }
 
   private async run(): Promise<void> {
-    const page = this.db.prepare(
+    const page = statement(this.db, 
       'SELECT path, size, mtime_ms, ctime_ms FROM files WHERE sha256 IS NULL AND path > ? ORDER BY path LIMIT ?');
-    const store = this.db.prepare('UPDATE files SET sha256 = ? WHERE path = ? AND size = ? AND mtime_ms = ? AND ctime_ms = ?');
+    const store = statement(this.db, 'UPDATE files SET sha256 = ? WHERE path = ? AND size = ? AND mtime_ms = ? AND ctime_ms = ?');
     let after = '';
     for (;;) {
       const rows = page.all(after, PAGE) as { path: string; size: number; mtime_ms: number; ctime_ms: number }[];

@@ -1,7 +1,7 @@
 // Owns the counter_minutes and counter_hours tables (migrations/001): one row per (minute|hour, target)
 // holding requests and bytes. Writes add to a row, never replace it, so several writers (workers, a
 // restarted process within the same minute) sum correctly.
-import type { Db } from '../db/open.js';
+import { statement, type Db } from '../db/open.js';
 import type { MinuteTally } from './counters.js';
 
 export interface Retention {
@@ -41,8 +41,8 @@ export class CounterStore {
   prune(retention: Retention, nowMs: number): number {
     const minuteCut = Math.floor(nowMs / 60_000) - retention.minuteRetentionHours * 60;
     const hourCut = Math.floor(nowMs / 3_600_000) - retention.hourRetentionDays * 24;
-    return this.db.prepare('DELETE FROM counter_minutes WHERE minute < ?').run(minuteCut).changes
-      + this.db.prepare('DELETE FROM counter_hours WHERE hour < ?').run(hourCut).changes;
+    return statement(this.db, 'DELETE FROM counter_minutes WHERE minute < ?').run(minuteCut).changes
+      + statement(this.db, 'DELETE FROM counter_hours WHERE hour < ?').run(hourCut).changes;
   }
 
   /**
@@ -55,6 +55,6 @@ export class CounterStore {
       ? 'SELECT target, SUM(requests) AS requests, SUM(bytes) AS bytes FROM counter_minutes WHERE minute >= ? GROUP BY target'
       : 'SELECT target, SUM(requests) AS requests, SUM(bytes) AS bytes FROM counter_hours WHERE hour >= ? GROUP BY target';
     const from = useMinutes ? Math.floor(sinceMs / 60_000) : Math.floor(sinceMs / 3_600_000);
-    return this.db.prepare(sql).all(from) as TargetStats[];
+    return statement(this.db, sql).all(from) as TargetStats[];
   }
 }

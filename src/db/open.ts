@@ -27,20 +27,34 @@ export function openDb(file: string, options: OpenOptions = {}): { db: Db; migra
   }
 }
 
-/** readMeta's statement per connection: servers poll `catalog_version` every 2 s, so it is compiled once. */
-const metaReads = new WeakMap<Db, Database.Statement>();
+/** Statements compiled once per connection and kept as long as it. */
+const statements = new WeakMap<Db, Map<string, Database.Statement>>();
+
+/**
+ * `db.prepare(sql)`, compiled once per connection and kept for its lifetime. Besides saving the compile,
+ * this keeps statements from being garbage collected one by one: better-sqlite3 12 on Node 24 can abort
+ * the process (`RemoveEnvironmentCleanupHook: (env) != nullptr`) when a statement's finalizer runs in
+ * some collections. A statement used with `.raw()` or `.pluck()` keeps that mode: give it its own SQL.
+ */
+export function statement(db: Db, sql: string): Database.Statement {
+  let map = statements.get(db);
+  if (map === undefined) {
+    map = new Map();
+    statements.set(db, map);
+  }
+  let stmt = map.get(sql);
+  if (stmt === undefined) {
+    stmt = db.prepare(sql);
+    map.set(sql, stmt);
+  }
+  return stmt;
+}
 
 export function readMeta(db: Db, key: string): string | undefined {
-  let read = metaReads.get(db);
-  if (read === undefined) {
-    read = db.prepare('SELECT value FROM meta WHERE key = ?');
-    metaReads.set(db, read);
-  }
-  const row = read.get(key) as { value: string } | undefined;
+  const row = statement(db, 'SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined;
   return row?.value;
 }
 
 export function writeMeta(db: Db, key: string, value: string): void {
-  db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value')
-    .run(key, value);
+  statement(db, 'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, value);
 }

@@ -1,6 +1,6 @@
 // Owns mirror_health, mirror_events and mirror_files (migrations/002): what the prober learnt, so a
 // restart, another worker and `mirrorgate mirrors` know it. Written by the prober off the hot path.
-import type { Db } from '../db/open.js';
+import { statement, type Db } from '../db/open.js';
 import type { Health, HealthState } from './health.js';
 import type { CheckMethod, Evidence, EvidenceStatus } from './freshness.js';
 
@@ -66,12 +66,12 @@ export class ProbeStore {
   }
 
   recentEvents(limit: number): EventRow[] {
-    return this.db.prepare('SELECT * FROM mirror_events ORDER BY at DESC LIMIT ?').all(limit) as EventRow[];
+    return statement(this.db, 'SELECT * FROM mirror_events ORDER BY at DESC LIMIT ?').all(limit) as EventRow[];
   }
 
   /** Every mirror's evidence about one path (for `mirrorgate explain`). */
   evidenceFor(path: string): { mirror: string; evidence: Evidence }[] {
-    const rows = this.db.prepare('SELECT mirror, path, status, size, mtime_ms, ctime_ms, checked_at, method, detail FROM mirror_files WHERE path = ?').all(path) as EvidenceDbRow[];
+    const rows = statement(this.db, 'SELECT mirror, path, status, size, mtime_ms, ctime_ms, checked_at, method, detail FROM mirror_files WHERE path = ?').all(path) as EvidenceDbRow[];
     return rows.map((r) => ({ mirror: r.mirror, evidence: fromRow(r) }));
   }
 
