@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Db } from '../db/open.js';
+import { statement, type Db } from '../db/open.js';
 import { sameCopy, type FileStat } from './catalog.js';
 import type { FileRef } from '../probing/freshness.js';
 import type { ByteRange } from '../probing/freshness.js';
@@ -24,7 +24,7 @@ export class LocalCopy {
   private hashes = new Map<string, { copy: FileStat; sha256: string }>();
 
   constructor(db: Db, private readonly root: () => string) {
-    this.cachedHash = db.prepare('SELECT sha256 FROM files WHERE path = ? AND size = ? AND mtime_ms = ? AND ctime_ms = ?').pluck();
+    this.cachedHash = statement(db, 'SELECT sha256 FROM files WHERE path = ? AND size = ? AND mtime_ms = ? AND ctime_ms = ? -- pluck').pluck();
   }
 
   async sha256(file: FileRef): Promise<LocalRead<string>> {

@@ -20,9 +20,9 @@ export class CounterStore {
   private readonly addHour;
 
   constructor(private readonly db: Db) {
-    this.addMinute = db.prepare(`INSERT INTO counter_minutes (minute, target, requests, bytes) VALUES (?, ?, ?, ?)
+    this.addMinute = statement(db, `INSERT INTO counter_minutes (minute, target, requests, bytes) VALUES (?, ?, ?, ?)
       ON CONFLICT(minute, target) DO UPDATE SET requests = requests + excluded.requests, bytes = bytes + excluded.bytes`);
-    this.addHour = db.prepare(`INSERT INTO counter_hours (hour, target, requests, bytes) VALUES (?, ?, ?, ?)
+    this.addHour = statement(db, `INSERT INTO counter_hours (hour, target, requests, bytes) VALUES (?, ?, ?, ?)
       ON CONFLICT(hour, target) DO UPDATE SET requests = requests + excluded.requests, bytes = bytes + excluded.bytes`);
   }
 

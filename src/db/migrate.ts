@@ -4,6 +4,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import type Database from 'better-sqlite3';
 import { errors } from '../errors.js';
 import { MIGRATIONS_DIR } from '../paths.js';
+import { statement } from './statements.js';
 
 export interface Migration {
   readonly version: number;
@@ -25,7 +26,7 @@ export function listMigrations(dir = MIGRATIONS_DIR): Migration[] {
 }
 
 export function schemaVersion(db: Database.Database): number {
-  return db.pragma('user_version', { simple: true }) as number;
+  return statement(db, 'PRAGMA user_version').pluck().get() as number;
 }
 
 export function migrate(db: Database.Database, label: string, migrations = listMigrations()): MigrationReport {
@@ -38,7 +39,7 @@ export function migrate(db: Database.Database, label: string, migrations = listM
     try {
       db.transaction(() => {
         db.exec(m.sql);
-        db.pragma(`user_version = ${m.version}`);
+        db.exec(`PRAGMA user_version = ${m.version}`);
       })();
     } catch (err) {
       throw new errors.MG_ERR_DB_MIGRATION(m.name, (err as Error).message);

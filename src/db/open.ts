@@ -4,6 +4,9 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { migrate, type MigrationReport } from './migrate.js';
+import { statement } from './statements.js';
+
+export { statement } from './statements.js';
 
 export type Db = Database.Database;
 
@@ -16,38 +19,16 @@ export function openDb(file: string, options: OpenOptions = {}): { db: Db; migra
   if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
   const db = new Database(file);
   try {
-    db.pragma('journal_mode = WAL');
-    db.pragma('busy_timeout = 5000');
-    db.pragma('synchronous = NORMAL');
+    // Not db.pragma(): each call makes a statement for the GC to finalize (see statement()).
+    statement(db, 'PRAGMA journal_mode = WAL').get();
+    statement(db, 'PRAGMA busy_timeout = 5000').get();
+    statement(db, 'PRAGMA synchronous = NORMAL').run();
     const migrations = options.migrate === false ? { from: 0, to: 0, applied: [] } : migrate(db, file);
     return { db, migrations };
   } catch (err) {
     db.close();
     throw err;
   }
-}
-
-/** Statements compiled once per connection and kept as long as it. */
-const statements = new WeakMap<Db, Map<string, Database.Statement>>();
-
-/**
- * `db.prepare(sql)`, compiled once per connection and kept for its lifetime. Besides saving the compile,
- * this keeps statements from being garbage collected one by one: better-sqlite3 12 on Node 24 can abort
- * the process (`RemoveEnvironmentCleanupHook: (env) != nullptr`) when a statement's finalizer runs in
- * some collections. A statement used with `.raw()` or `.pluck()` keeps that mode: give it its own SQL.
- */
-export function statement(db: Db, sql: string): Database.Statement {
-  let map = statements.get(db);
-  if (map === undefined) {
-    map = new Map();
-    statements.set(db, map);
-  }
-  let stmt = map.get(sql);
-  if (stmt === undefined) {
-    stmt = db.prepare(sql);
-    map.set(sql, stmt);
-  }
-  return stmt;
 }
 
 export function readMeta(db: Db, key: string): string | undefined {

@@ -32,15 +32,15 @@ export class ProbeStore {
   private readonly evidenceFrom;
 
   constructor(private readonly db: Db) {
-    this.allHealth = db.prepare('SELECT * FROM mirror_health');
-    this.evidenceFrom = db.prepare('SELECT mirror, path, status, size, mtime_ms, ctime_ms, checked_at, method, detail FROM mirror_files WHERE checked_at >= ?');
-    this.upsertHealth = db.prepare(`INSERT INTO mirror_health (mirror, state, reason, since, checked_at, latency_ms, capacity_mbps, sync_stamp)
+    this.allHealth = statement(db, 'SELECT * FROM mirror_health');
+    this.evidenceFrom = statement(db, 'SELECT mirror, path, status, size, mtime_ms, ctime_ms, checked_at, method, detail FROM mirror_files WHERE checked_at >= ?');
+    this.upsertHealth = statement(db, `INSERT INTO mirror_health (mirror, state, reason, since, checked_at, latency_ms, capacity_mbps, sync_stamp)
       VALUES (@mirror, @state, @reason, @since, @checked_at, @latency_ms, @capacity_mbps, @sync_stamp)
       ON CONFLICT(mirror) DO UPDATE SET state = excluded.state, reason = excluded.reason, since = excluded.since,
         checked_at = excluded.checked_at, latency_ms = excluded.latency_ms, capacity_mbps = excluded.capacity_mbps,
         sync_stamp = excluded.sync_stamp`);
-    this.insertEvent = db.prepare('INSERT INTO mirror_events (at, mirror, from_state, to_state, reason) VALUES (?, ?, ?, ?, ?)');
-    this.upsertEvidence = db.prepare(`INSERT INTO mirror_files (mirror, path, status, size, mtime_ms, ctime_ms, checked_at, method, detail)
+    this.insertEvent = statement(db, 'INSERT INTO mirror_events (at, mirror, from_state, to_state, reason) VALUES (?, ?, ?, ?, ?)');
+    this.upsertEvidence = statement(db, `INSERT INTO mirror_files (mirror, path, status, size, mtime_ms, ctime_ms, checked_at, method, detail)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT(mirror, path) DO UPDATE SET status = excluded.status, size = excluded.size, mtime_ms = excluded.mtime_ms,
         ctime_ms = excluded.ctime_ms, checked_at = excluded.checked_at, method = excluded.method, detail = excluded.detail`);

@@ -2,7 +2,7 @@ import t from 'tap';
 import { createHash } from 'node:crypto';
 import { readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { openDb, readMeta } from '../../src/db/open.js';
+import { openDb, readMeta, statement } from '../../src/db/open.js';
 import { Catalog } from '../../src/catalog/catalog.js';
 import { Hasher } from '../../src/catalog/hasher.js';
 import { silentLog } from '../../src/log.js';
@@ -56,7 +56,7 @@ t.test('sha256 is computed in the background and cached by (path, size, mtime)',
   const hasher = new Hasher(db, () => fx.repository, () => 2, silentLog);
   hasher.kick();
   await hasher.idle();
-  const sha = (path: string) => (db.prepare('SELECT sha256 FROM files WHERE path = ?').get(path) as { sha256: string | null }).sha256;
+  const sha = (path: string) => (statement(db, 'SELECT sha256 FROM files WHERE path = ?').get(path) as { sha256: string | null }).sha256;
   const expected = createHash('sha256').update(readFileSync(join(fx.repository, 'a.iso'))).digest('hex');
   t.equal(sha('a.iso'), expected);
 

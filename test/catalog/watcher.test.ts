@@ -3,7 +3,7 @@
 import t from 'tap';
 import { mkdirSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { openDb } from '../../src/db/open.js';
+import { openDb, statement } from '../../src/db/open.js';
 import { Catalog } from '../../src/catalog/catalog.js';
 import { build, makeFixture, waitFor, writeConfig, DEFAULT_MIRRORS } from '../helper.js';
 
@@ -121,7 +121,7 @@ t.test('a failing database write keeps the change in memory and writes it later'
   db.exec('DROP TRIGGER no_writes');
   catalog.retryPersist();
   t.equal(catalog.pendingWrites, 0);
-  t.match(db.prepare('SELECT size FROM files WHERE path = ?').get('n.iso'), { size: 5 });
+  t.match(statement(db, 'SELECT size FROM files WHERE path = ?').get('n.iso'), { size: 5 });
 });
 
 t.test('a copy replacing another with the same date gets a later Last-Modified and its own ETag: no wrong 304', async (t) => {

@@ -1,12 +1,12 @@
 import t from 'tap';
-import { openDb } from '../../src/db/open.js';
+import { openDb, statement } from '../../src/db/open.js';
 import { Counters } from '../../src/counters/counters.js';
 import { CounterStore } from '../../src/counters/store.js';
 import { build, makeFixture } from '../helper.js';
 
 const sum = (fixture: { dbPath: string }, table = 'counter_minutes') => {
   const { db } = openDb(fixture.dbPath);
-  const rows = db.prepare(`SELECT target, SUM(requests) AS requests, SUM(bytes) AS bytes FROM ${table} GROUP BY target ORDER BY target`).all();
+  const rows = statement(db, `SELECT target, SUM(requests) AS requests, SUM(bytes) AS bytes FROM ${table} GROUP BY target ORDER BY target`).all();
   db.close();
   return rows as { target: string; requests: number; bytes: number }[];
 };
@@ -57,7 +57,7 @@ t.test('counts are kept in memory when the database refuses a write, and written
   db.exec('ALTER TABLE broken RENAME TO counter_minutes');
   counters.add('m', 1);
   store.write(counters.drain());
-  t.match(db.prepare('SELECT SUM(requests) AS r, SUM(bytes) AS b FROM counter_minutes').get(), { r: 3, b: 16 });
+  t.match(statement(db, 'SELECT SUM(requests) AS r, SUM(bytes) AS b FROM counter_minutes').get(), { r: 3, b: 16 });
 });
 
 t.test('minute rows roll over per minute, and retention prunes old rows', async (t) => {
@@ -71,7 +71,7 @@ t.test('minute rows roll over per minute, and retention prunes old rows', async 
   now += 60_000;
   counters.add('m', 2);
   store.write(counters.drain());
-  t.equal((db.prepare('SELECT COUNT(*) AS n FROM counter_minutes').get() as { n: number }).n, 2);
+  t.equal((statement(db, 'SELECT COUNT(*) AS n FROM counter_minutes').get() as { n: number }).n, 2);
   const retention = { minuteRetentionHours: 48, hourRetentionDays: 400 };
   t.equal(store.prune(retention, now + 47 * 3_600_000), 0);
   t.equal(store.prune(retention, now + 49 * 3_600_000), 2, 'minute rows go after 48 h');

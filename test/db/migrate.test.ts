@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { openDb } from '../../src/db/open.js';
+import { openDb, statement } from '../../src/db/open.js';
 import { listMigrations, migrate, schemaVersion } from '../../src/db/migrate.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'mirrorgate-db-'));
@@ -15,8 +15,8 @@ t.test('a fresh database gets every migration, in WAL mode', async (t) => {
   t.equal(migrations.from, 0);
   t.equal(migrations.to, latest);
   t.same(migrations.applied, listMigrations().map((m) => m.name));
-  t.equal(db.pragma('journal_mode', { simple: true }), 'wal');
-  t.ok(db.prepare("SELECT name FROM sqlite_master WHERE name = 'counter_minutes'").get());
+  t.equal(statement(db, 'PRAGMA journal_mode').pluck().get(), 'wal');
+  t.ok(statement(db, "SELECT name FROM sqlite_master WHERE name = 'counter_minutes'").get());
 });
 
 t.test('reopening applies nothing', async (t) => {
@@ -38,13 +38,13 @@ t.test('an upgrade applies only the newer migrations, each in its own transactio
   writeFileSync(join(mdir, '003_broken.sql'), 'CREATE TABLE c (z INTEGER); THIS IS NOT SQL;');
   t.throws(() => migrate(db, 'upgrade.db', listMigrations(mdir)), { code: 'MG_ERR_DB_MIGRATION', message: /003_broken/ });
   t.equal(schemaVersion(db), 2, 'stopped after the last good migration');
-  t.notOk(db.prepare("SELECT name FROM sqlite_master WHERE name = 'c'").get(), 'the broken one left nothing behind');
+  t.notOk(statement(db, "SELECT name FROM sqlite_master WHERE name = 'c'").get(), 'the broken one left nothing behind');
 });
 
 t.test('a database newer than the code is refused with a clear message', async (t) => {
   const file = join(dir, 'newer.db');
   const raw = new Database(file);
-  raw.pragma(`user_version = ${latest + 5}`);
+  raw.exec(`PRAGMA user_version = ${latest + 5}`);
   raw.close();
   t.throws(() => openDb(file), { code: 'MG_ERR_DB_TOO_NEW', message: /schema version \d+ but this mirrorgate knows only up to \d+/ });
 });

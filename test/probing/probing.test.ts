@@ -3,7 +3,7 @@ import t, { type Test } from 'tap';
 import { utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startMirrorServer, type MirrorServer } from '../../src/demo/mirror-server.js';
-import { openDb } from '../../src/db/open.js';
+import { openDb, statement } from '../../src/db/open.js';
 import { main } from '../../src/cli/main.js';
 import { build, makeFixture, waitFor, writeConfig, writeFiles, type Fixture } from '../helper.js';
 
@@ -59,7 +59,7 @@ t.test('down after 3 failures with the reason, no redirect to it, up again after
   t.ok((await spread(app, 'releases/1.0/big.iso')).has('a'), 'a gets traffic again');
   await app.close();
   const { db } = openDb(fixture.dbPath);
-  const events = db.prepare("SELECT from_state, to_state, reason FROM mirror_events WHERE mirror = 'a' ORDER BY at").all();
+  const events = statement(db, "SELECT from_state, to_state, reason FROM mirror_events WHERE mirror = 'a' ORDER BY at").all();
   db.close();
   t.match(events, [{ to_state: 'up' }, { from_state: 'up', to_state: 'down', reason: 'HTTP 503' }, { from_state: 'down', to_state: 'up', reason: 'ok' }]);
   let out = '';
@@ -220,8 +220,8 @@ t.test('a failing database write never speeds up probing, and what it could not 
   // 1 s interval (±10%), and back-off once down: never the 250 ms tick.
   t.ok(probes <= Math.ceil(elapsed / 0.9) + 2, `${probes} probes of a in ${elapsed.toFixed(1)} s at a 1 s interval`);
   db.exec('DROP TRIGGER no_health; DROP TRIGGER no_health_insert; DROP TRIGGER no_events');
-  const downs = () => (db.prepare("SELECT COUNT(*) AS n FROM mirror_events WHERE mirror = 'a' AND to_state = 'down'").get() as { n: number }).n;
+  const downs = () => (statement(db, "SELECT COUNT(*) AS n FROM mirror_events WHERE mirror = 'a' AND to_state = 'down'").get() as { n: number }).n;
   t.ok(await waitFor(() => downs() === 1, 20_000), 'the transition made while the disk failed is written once it works again');
-  const stored = () => (db.prepare("SELECT state FROM mirror_health WHERE mirror = 'a'").get() as { state: string } | undefined)?.state;
+  const stored = () => (statement(db, "SELECT state FROM mirror_health WHERE mirror = 'a'").get() as { state: string } | undefined)?.state;
   t.ok(await waitFor(() => stored() === 'down', 20_000), 'and its health row at its next round');
 });

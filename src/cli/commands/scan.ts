@@ -2,7 +2,7 @@ import type { Command } from '../io.js';
 import { parseFlags } from '../args.js';
 import { resolveSettings } from '../../settings.js';
 import { loadConfigOrThrow } from '../../config/load.js';
-import { openDb, writeMeta } from '../../db/open.js';
+import { openDb, statement, writeMeta } from '../../db/open.js';
 import { Catalog } from '../../catalog/catalog.js';
 import { Hasher } from '../../catalog/hasher.js';
 
@@ -32,7 +32,7 @@ every file whose size or mtime changed (otherwise the server does that in the ba
         const hasher = new Hasher(db, () => config.repository, () => Math.max(1, config.catalog.hashConcurrency), log);
         hasher.kick();
         await hasher.idle();
-        const { n } = db.prepare('SELECT COUNT(*) AS n FROM files WHERE sha256 IS NOT NULL').get() as { n: number };
+        const { n } = statement(db, 'SELECT COUNT(*) AS n FROM files WHERE sha256 IS NOT NULL').get() as { n: number };
         io.stdout(`sha256 known for ${n} of ${report.files} files\n`);
       }
     } finally {
