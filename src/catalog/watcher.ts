@@ -103,7 +103,8 @@ export class RepositoryWatcher {
     this.schedule(0);
   }
 
-  private async watchTree(rel: string, reportFiles: boolean): Promise<void> {
+  /** Watches a directory that appeared (and everything under it), and reports the files it already holds. */
+  private async watchTree(rel: string): Promise<void> {
     const pending = [rel];
     let sinceYield = 0;
     while (pending.length > 0 && !this.stopped) {
@@ -120,7 +121,7 @@ export class RepositoryWatcher {
         if (entry.name.startsWith('.')) continue;
         const path = dir === '' ? entry.name : `${dir}/${entry.name}`;
         if (entry.isDirectory()) pending.push(path);
-        else if (reportFiles) this.mark(path);
+        else this.mark(path);
       }
       if (++sinceYield >= WATCH_CHUNK) {
         sinceYield = 0;
@@ -161,7 +162,7 @@ export class RepositoryWatcher {
   /** An event without a name: look at the whole directory again. */
   private async rescanDir(dir: string): Promise<void> {
     for (const path of this.deps.pathsUnder(dir === '' ? '' : `${dir}/`)) this.mark(path);
-    await this.watchTree(dir, true);
+    await this.watchTree(dir);
   }
 
   private mark(path: string): void {
@@ -208,7 +209,7 @@ export class RepositoryWatcher {
     try {
       const l = await lstat(this.abs(path));
       if (l.isDirectory()) {
-        if (!this.watchers.has(path)) await this.watchTree(path, true);
+        if (!this.watchers.has(path)) await this.watchTree(path);
         return 'directory';
       }
       const s = l.isSymbolicLink() ? await stat(this.abs(path)) : l;
