@@ -82,7 +82,7 @@ t.test('SIGTERM flushes every counted request before exit', async (t) => {
 t.test('an edit of mirrors.json reaches the running process', async (t) => {
   const fixture = makeFixture(t);
   writeConfig(fixture.configPath, { mirrors: [{ name: 'a', url: 'https://a.example.org/' }] });
-  const { base, child } = await serve(t, fixture);
+  const { base, child, output } = await serve(t, fixture);
   writeConfig(fixture.configPath, { mirrors: [{ name: 'b', url: 'https://b.example.org/' }] });
   let location = '';
   for (let i = 0; i < 30 && !location.includes('b.example.org'); i++) {
@@ -91,12 +91,15 @@ t.test('an edit of mirrors.json reaches the running process', async (t) => {
   }
   t.equal(location, 'https://b.example.org/releases/1.0/big.iso');
   writeConfig(fixture.configPath, { mirrors: [{ name: 'c', url: 'not a url' }] });
-  await new Promise((r) => setTimeout(r, 500));
+  t.ok(await waitFor(() => output().includes('config not applied'), 10_000), 'the invalid edit was read and rejected');
   t.equal(await curl('-o', '/dev/null', '-w', '%{redirect_url}', `${base}/releases/1.0/big.iso`), 'https://b.example.org/releases/1.0/big.iso',
     'an invalid edit leaves the last good config serving');
   child.kill('SIGHUP');
-  await new Promise((r) => setTimeout(r, 300));
+  t.ok(await waitFor(() => output().includes('reloading config and rescanning') || child.exitCode !== null, 10_000));
+  t.ok(await waitFor(() => output().includes('catalog scanned', output().indexOf('reloading config and rescanning')) || child.exitCode !== null, 10_000),
+    'the rescan SIGHUP asked for ran');
   t.equal(child.exitCode, null, 'SIGHUP reloads, it does not stop the server');
+  t.equal(await curl('-o', '/dev/null', '-w', '%{http_code}', `${base}/releases/1.0/big.iso`), '302', 'and it still answers');
 });
 
 t.test('--workers 2: redirects served, counters summed exactly, each probe run once', async (t) => {

@@ -46,8 +46,9 @@ t.test('requests keep being answered while the config changes under load', async
     }
   })();
   for (let i = 0; i < 5; i++) {
+    const applied = app.mirrorgate.reloads.applied;
     writeConfig(fixture.configPath, { mirrors: [i % 2 === 0 ? DEFAULT_MIRRORS[1] : DEFAULT_MIRRORS[0]], rateLimit });
-    await new Promise((r) => setTimeout(r, 250));
+    t.ok(await waitFor(() => app.mirrorgate.reloads.applied > applied, 10_000), `edit ${i + 1} applied under load`);
   }
   stop = true;
   await load;
