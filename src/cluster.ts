@@ -83,7 +83,7 @@ export async function startCluster(settings: Settings, workers: number): Promise
   const onTerm = () => void stop('SIGTERM');
   const onInt = () => void stop('SIGINT');
   const onHup = () => {
-    runtime.reload();
+    void runtime.reload();
     runtime.rescan().catch(() => undefined);
     broadcast({ type: 'reload' });
   };
@@ -115,7 +115,7 @@ async function startWorker(settings: Settings, workers: number): Promise<Running
   });
   const server: RunningServer = await startServer(settings, { role: 'worker', workers, requestCheck, requestUrgent });
   process.on('message', (msg: ToWorker) => {
-    if (msg.type === 'reload') server.app.mirrorgate.reload();
+    if (msg.type === 'reload') void server.app.mirrorgate.reload();
     if (msg.type === 'catalog') server.app.mirrorgate.catalog.follow();
     if (msg.type === 'shutdown') void server.close();
     if (msg.type === 'evidence') {

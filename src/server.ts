@@ -34,7 +34,7 @@ export async function startServer(
   };
   const onHup = () => {
     log.info({ signal: 'SIGHUP' }, 'reloading config and rescanning');
-    app.mirrorgate.reload();
+    void app.mirrorgate.reload();
     app.mirrorgate.rescan().catch(() => undefined);
   };
   const onTerm = () => onStop('SIGTERM');

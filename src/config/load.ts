@@ -1,12 +1,14 @@
 // mirrors.json → validated, defaulted, frozen Config. Two passes: the schema (shape, types, unknown keys),
 // then meaning (unique names, URLs, ISO codes, CIDRs). Every problem names its JSON path. Never exits.
-import { readFileSync, statSync } from 'node:fs';
+import { constants, statSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { isIP } from 'node:net';
 import { Ajv, type ErrorObject } from 'ajv';
 import { ConfigSchema, type RawConfig, type RawMirror } from './schema.js';
 import { continentOf, isContinent, isCountry, type Continent } from './countries.js';
 import { errors } from '../errors.js';
+import { jsonLines, lineOf, syntaxErrorLine } from './json-lines.js';
 
 export interface Mirror {
   /** Position among the configured mirrors; stable for the life of one Config. */
@@ -64,6 +66,8 @@ export interface Problem {
   /** JSON path of the offending value, e.g. `mirrors[2].weight`; `(root)` for the document. */
   readonly path: string;
   readonly message: string;
+  /** The line of the file it is on (of the enclosing object, for a missing key). */
+  readonly line?: number;
 }
 
 export type ConfigResult =
@@ -73,27 +77,66 @@ export type ConfigResult =
 const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false });
 const validateShape = ajv.compile<RawConfig>(ConfigSchema);
 
-/** Reads and validates a config file. Throws only when the file cannot be read or is not JSON. */
-export function loadConfigFile(file: string): ConfigResult {
+/** The largest config accepted: a thousand mirrors take about 500 KB. */
+export const MAX_CONFIG_BYTES = 8 * 1024 * 1024;
+
+/**
+ * Reads and validates a config file, off the event loop. Throws only when the file cannot be read (or
+ * is not a regular file, or is larger than MAX_CONFIG_BYTES) or is not JSON.
+ */
+export async function loadConfigFile(file: string): Promise<ConfigResult> {
   const source = resolve(file);
-  let text: string;
-  try {
-    text = readFileSync(source, 'utf8');
-  } catch (err) {
-    throw new errors.MG_ERR_CONFIG_READ(source, (err as Error).message);
-  }
+  const text = await readConfigText(source);
   let doc: unknown;
   try {
     doc = JSON.parse(text);
   } catch (err) {
-    throw new errors.MG_ERR_CONFIG_JSON(source, (err as Error).message);
+    throw new errors.MG_ERR_CONFIG_JSON(source, syntaxErrorLine((err as Error).message, text));
   }
-  return validateConfig(doc, source);
+  const result = validateConfig(doc, source);
+  const lines = jsonLines(text);
+  const located = (problems: readonly Problem[]) => problems.map((p) => ({ ...p, line: lineOf(lines, p.path) }));
+  return result.ok ? { ...result, warnings: located(result.warnings) } : { ok: false, problems: located(result.problems) };
+}
+
+/**
+ * The file's text. Opened without blocking (a FIFO named mirrors.json must not hang a thread until
+ * something writes into it), then refused unless it is a regular file of bounded size.
+ */
+async function readConfigText(source: string): Promise<string> {
+  let handle;
+  try {
+    handle = await open(source, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch (err) {
+    throw new errors.MG_ERR_CONFIG_READ(source, (err as Error).message);
+  }
+  try {
+    const info = await handle.stat();
+    if (!info.isFile()) throw new errors.MG_ERR_CONFIG_READ(source, 'not a regular file');
+    if (info.size > MAX_CONFIG_BYTES) {
+      throw new errors.MG_ERR_CONFIG_READ(source, `${info.size} bytes is more than the ${MAX_CONFIG_BYTES} a config may have`);
+    }
+    const buffer = Buffer.alloc(info.size + 1);
+    let length = 0;
+    while (length < buffer.length) {
+      const { bytesRead } = await handle.read(buffer, length, buffer.length - length, length);
+      if (bytesRead === 0) break;
+      length += bytesRead;
+    }
+    // Grown while read: an editor is still writing; the watcher will see the next change.
+    if (length > info.size) throw new errors.MG_ERR_CONFIG_READ(source, 'the file grew while it was read');
+    return buffer.toString('utf8', 0, length);
+  } catch (err) {
+    if ((err as { code?: string }).code === 'MG_ERR_CONFIG_READ') throw err;
+    throw new errors.MG_ERR_CONFIG_READ(source, (err as Error).message);
+  } finally {
+    await handle.close();
+  }
 }
 
 /** Like loadConfigFile, but a bad config is an error too (its message lists every problem). */
-export function loadConfigOrThrow(file: string): Config {
-  const result = loadConfigFile(file);
+export async function loadConfigOrThrow(file: string): Promise<Config> {
+  const result = await loadConfigFile(file);
   if (!result.ok) throw new errors.MG_ERR_CONFIG_INVALID(resolve(file), formatProblems(result.problems));
   return result.config;
 }
@@ -164,7 +207,7 @@ function checkMeaning(raw: unknown, problems: Problem[]): { raw: RawConfig; mirr
 }
 
 export function formatProblems(problems: readonly Problem[]): string {
-  return problems.map((p) => `  ${p.path}: ${p.message}`).join('\n');
+  return problems.map((p) => `  ${p.path}${p.line === undefined ? '' : ` (line ${p.line})`}: ${p.message}`).join('\n');
 }
 
 /** Parses "10.0.0.0/8", "::1/128" or a bare address into its parts; undefined when malformed. */

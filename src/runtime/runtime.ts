@@ -79,6 +79,7 @@ export class Runtime implements SelectionContext {
   private closed = false;
   private readonly probeStore: ProbeStore;
   private evidenceWatermark = 0;
+  private reloading: Promise<void> = Promise.resolve();
   /** The repository watcher (single process and primary, with catalog.watch). */
   watcher: RepositoryWatcher | undefined;
   watchReport: WatchReport | undefined;
@@ -107,12 +108,12 @@ export class Runtime implements SelectionContext {
     });
     this.syncProbeState();
     this.hasher = new Hasher(db, () => this.config.repository, () => this.config.catalog.hashConcurrency, log.child({ component: 'hasher' }));
-    if (options.watchConfig !== false) this.configWatcher = new ConfigWatcher(config.source, () => this.reload());
+    if (options.watchConfig !== false) this.configWatcher = new ConfigWatcher(config.source, () => void this.reload());
   }
 
   /** Loads config and catalog; scans first when the db has no catalog for this repository yet. */
   static async start(options: RuntimeOptions): Promise<Runtime> {
-    const config = loadConfigOrThrow(options.configPath);
+    const config = await loadConfigOrThrow(options.configPath);
     const { db, migrations } = openDb(options.dbPath);
     const log = options.log;
     if (migrations.applied.length > 0) log.info({ migrations: migrations.applied, version: migrations.to }, 'database migrated');
@@ -138,14 +139,24 @@ export class Runtime implements SelectionContext {
     return (this.options.now ?? Date.now)();
   }
 
-  /** Re-reads the config file; applies it only when valid, otherwise logs why and keeps the old one. */
-  reload(): ConfigResult {
+  /**
+   * Re-reads the config file; applies it only when valid, otherwise logs why and keeps the old one.
+   * Reloads run one after another, so the last edit is the one applied.
+   */
+  reload(): Promise<ConfigResult> {
+    const next = this.reloading.then(() => this.reloadNow());
+    this.reloading = next.then(() => undefined, () => undefined);
+    return next;
+  }
+
+  private async reloadNow(): Promise<ConfigResult> {
     let result: ConfigResult;
     try {
-      result = loadConfigFile(this.config.source);
+      result = await loadConfigFile(this.config.source);
     } catch (err) {
       result = { ok: false, problems: [{ path: '(root)', message: (err as Error).message }] };
     }
+    if (this.closed) return result;
     if (!result.ok) {
       this.reloads.rejected += 1;
       this.log.error({ problems: result.problems }, `config not applied, still serving the previous one:\n${formatProblems(result.problems)}`);

@@ -1,8 +1,8 @@
 import t from 'tap';
-import { readFileSync, writeFileSync, mkdtempSync, mkdirSync } from 'node:fs';
+import { readFileSync, writeFileSync, mkdtempSync, mkdirSync, truncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { validateConfig, loadConfigFile } from '../../src/config/load.js';
+import { validateConfig, loadConfigFile, formatProblems, MAX_CONFIG_BYTES } from '../../src/config/load.js';
 import { renderSchema } from '../../src/config/write-schema.js';
 import { PACKAGE_ROOT } from '../../src/paths.js';
 
@@ -102,13 +102,52 @@ t.test('a missing repository is a warning, not an error', async (t) => {
 });
 
 t.test('unreadable and non-JSON files throw coded errors', async (t) => {
-  t.throws(() => loadConfigFile(join(dir, 'absent.json')), { code: 'MG_ERR_CONFIG_READ' });
+  await t.rejects(loadConfigFile(join(dir, 'absent.json')), { code: 'MG_ERR_CONFIG_READ' });
   writeFileSync(join(dir, 'broken.json'), '{ "mirrors": [ }');
-  t.throws(() => loadConfigFile(join(dir, 'broken.json')), { code: 'MG_ERR_CONFIG_JSON' });
+  await t.rejects(loadConfigFile(join(dir, 'broken.json')), { code: 'MG_ERR_CONFIG_JSON' });
 });
 
 t.test('the shipped mirrors.json is valid and mirrors.schema.json is current', async (t) => {
-  const shipped = loadConfigFile(join(PACKAGE_ROOT, 'mirrors.json'));
+  const shipped = await loadConfigFile(join(PACKAGE_ROOT, 'mirrors.json'));
   t.ok(shipped.ok, 'shipped mirrors.json validates');
   t.equal(readFileSync(join(PACKAGE_ROOT, 'mirrors.schema.json'), 'utf8'), renderSchema(), 'run npm run gen-schema');
+});
+
+t.test('a FIFO, a directory or an oversized file is refused without blocking, and the error says why', async (t) => {
+  const { execFileSync } = await import('node:child_process');
+  const fifo = join(dir, 'fifo.json');
+  execFileSync('mkfifo', [fifo]);
+  // Nothing ever writes into the FIFO: a blocking read would never return and the test would time out.
+  await t.rejects(loadConfigFile(fifo), { code: 'MG_ERR_CONFIG_READ', message: /not a regular file/ });
+  await t.rejects(loadConfigFile(dir), { code: 'MG_ERR_CONFIG_READ', message: /not a regular file/ });
+  const big = join(dir, 'big.json');
+  writeFileSync(big, '');
+  truncateSync(big, MAX_CONFIG_BYTES + 1);
+  await t.rejects(loadConfigFile(big), { code: 'MG_ERR_CONFIG_READ', message: /more than the 8388608/ });
+});
+
+t.test('problems name the line they are on, and a JSON syntax error names its line', async (t) => {
+  const file = join(dir, 'lines.json');
+  writeFileSync(file, [
+    '{',
+    '  "repository": "./repository",',
+    '  "mirrors": [',
+    '    { "name": "a", "url": "https://a.example.org/" },',
+    '    {',
+    '      "name": "b",',
+    '      "url": "https://b.example.org/",',
+    '      "weight": -3',
+    '    }',
+    '  ],',
+    '  "rateLimit": { "max": 10, "burst": 2 }',
+    '}',
+  ].join('\n'));
+  const result = await loadConfigFile(file);
+  t.notOk(result.ok);
+  const problems = result.ok ? [] : result.problems;
+  t.match(problems.find((p) => p.path === 'mirrors[1].weight'), { line: 8 });
+  t.match(problems.find((p) => p.path === 'rateLimit.burst'), { line: 11, message: 'unknown key' });
+  t.match(formatProblems(problems), /mirrors\[1\]\.weight \(line 8\): /);
+  writeFileSync(file, '{\n  "mirrors": [\n    { "name": "a", }\n  ]\n}\n');
+  await t.rejects(loadConfigFile(file), { code: 'MG_ERR_CONFIG_JSON', message: /line 3 column/ });
 });

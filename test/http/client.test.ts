@@ -26,7 +26,7 @@ t.test('a keep-alive connection asks about its proxy again after a reload change
   t.equal((await explain()).client.address, '198.51.100.9', 'the trusted proxy speaks for its client');
   t.equal((await explain()).client.address, '198.51.100.9', 'again, on the same connection');
   writeConfig(fixture.configPath, { mirrors: DEFAULT_MIRRORS, trustProxy: [] });
-  t.ok(app.mirrorgate.reload().ok);
+  t.ok((await app.mirrorgate.reload()).ok);
   t.equal((await explain()).client.address, '127.0.0.1', 'no longer trusted: the peer is the client');
   t.equal(sockets.size, 1, 'all over one connection');
 });

@@ -129,12 +129,12 @@ t.test('rate limit settings apply on reload: a higher max, then disabled', async
   t.equal((await from()).statusCode, 302);
   t.equal((await from()).statusCode, 429);
   writeConfig(fixture.configPath, { mirrors: DEFAULT_MIRRORS, rateLimit: { max: 5, windowSeconds: 60 } });
-  t.ok(app.mirrorgate.reload().ok);
+  t.ok((await app.mirrorgate.reload()).ok);
   t.equal((await from()).statusCode, 302, 'the 4th request is within the new max');
   t.equal((await from()).statusCode, 302);
   t.equal((await from()).statusCode, 429);
   writeConfig(fixture.configPath, { mirrors: DEFAULT_MIRRORS, rateLimit: { enabled: false } });
-  t.ok(app.mirrorgate.reload().ok);
+  t.ok((await app.mirrorgate.reload()).ok);
   for (let i = 0; i < 5; i++) t.equal((await from()).statusCode, 302, 'disabled: never limited');
 });
 

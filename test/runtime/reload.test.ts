@@ -25,7 +25,7 @@ t.test('an invalid edit is rejected and the last good config keeps serving', asy
   t.ok(await waitFor(() => app.mirrorgate.reloads.rejected >= 1, 2000), 'the bad edit was seen');
   writeFileSync(fixture.configPath, '{ not json');
   t.ok(await waitFor(() => app.mirrorgate.reloads.rejected >= 2, 2000), 'broken JSON was seen');
-  const result = app.mirrorgate.reload();
+  const result = await app.mirrorgate.reload();
   t.notOk(result.ok);
   t.equal(app.mirrorgate.config.mirrors[0]?.name, 'eu');
   const res = await app.inject({ url: '/releases/1.0/big.iso' });

@@ -17,7 +17,7 @@ Exit status: 0 when valid (warnings are printed but do not fail), 1 when not.
     const { config: file } = resolveSettings(values, io.env);
     let result;
     try {
-      result = loadConfigFile(file);
+      result = await loadConfigFile(file);
     } catch (err) {
       io.stderr(`${(err as Error).message}\n`);
       return 1;

@@ -41,7 +41,7 @@ GET /_mirrorgate/explain?path=PATH&ip=ADDR.
     const ip = values.ip === undefined ? '' : normalizeIp(values.ip);
     if (values.ip !== undefined && ip === '') throw new errors.MG_ERR_CLI_USAGE(`--ip: "${values.ip}" is not an IP address`);
 
-    const config = loadConfigOrThrow(settings.config);
+    const config = await loadConfigOrThrow(settings.config);
     const { db } = openDb(settings.db);
     const catalog = new Catalog(db);
     // What the server's prober stored: health, sync stamps and this file's evidence, judged by the same rules.

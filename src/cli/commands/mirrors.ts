@@ -19,7 +19,7 @@ running server's prober last stored; --events N also lists the last N up/down tr
   async run(args, io) {
     const { values } = parseFlags(args, { json: { type: 'boolean' }, events: { type: 'string' } });
     const settings = resolveSettings(values, io.env);
-    const config = loadConfigOrThrow(settings.config);
+    const config = await loadConfigOrThrow(settings.config);
     const { db } = openDb(settings.db);
     const now = Date.now();
     let traffic;

@@ -18,7 +18,7 @@ every file whose size or mtime changed (otherwise the server does that in the ba
   async run(args, io) {
     const { values } = parseFlags(args, { hash: { type: 'boolean' } });
     const settings = resolveSettings(values, io.env);
-    const config = loadConfigOrThrow(settings.config);
+    const config = await loadConfigOrThrow(settings.config);
     const { db } = openDb(settings.db);
     try {
       const catalog = new Catalog(db);

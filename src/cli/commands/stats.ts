@@ -22,7 +22,7 @@ answered from the hourly roll-ups. Configured mirrors with no traffic are listed
     const { values } = parseFlags(args, { since: { type: 'string' }, json: { type: 'boolean' } });
     const settings = resolveSettings(values, io.env);
     const spanMs = parseDuration(values.since ?? '1h', '--since');
-    const config = tryConfig(settings.config);
+    const config = await tryConfig(settings.config);
     const { db } = openDb(settings.db);
     const now = Date.now();
     let rows: TargetStats[];
@@ -60,9 +60,9 @@ function share(part: number, total: number): number {
 }
 
 /** The config only adds names and retention here; stats still work without one. */
-function tryConfig(file: string): Config | undefined {
+async function tryConfig(file: string): Promise<Config | undefined> {
   try {
-    const result = loadConfigFile(file);
+    const result = await loadConfigFile(file);
     return result.ok ? result.config : undefined;
   } catch {
     return undefined;
