@@ -1,5 +1,5 @@
 // buildApp(): a Fastify instance wired to a Runtime, never listening. server.ts listens; tests inject().
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import fastifyStatic from '@fastify/static';
 import rateLimit from '@fastify/rate-limit';
 import { Runtime, type RuntimeOptions } from './runtime/runtime.js';
@@ -7,6 +7,9 @@ import { downloadRoutes } from './routes/download.js';
 import { adminRoutes } from './routes/admin.js';
 import { clientOf } from './http/client.js';
 import { windowStore } from './http/rate-limit-store.js';
+import { clientKey } from './http/ip.js';
+import { ConnectionGuard, TIMEOUT_CHECK_MS } from './http/connections.js';
+import type { SharedCounts } from './http/rate-share.js';
 import { PACKAGE_ROOT } from './paths.js';
 import { silentLog, type Log } from './log.js';
 
@@ -15,16 +18,22 @@ export interface AppOptions extends Omit<RuntimeOptions, 'log'> {
   readonly log?: Log;
   /** Uniform [0, 1) source for selection; injected by tests. */
   readonly random?: () => number;
+  /** Under --workers N: the other workers' counts, so the rate limit holds for the whole server. */
+  readonly rateShare?: SharedCounts;
+  /** Bearer token for the operator endpoints (from the environment or a file); undefined = allowed networks only. */
+  readonly adminToken?: string;
 }
 
 declare module 'fastify' {
   interface FastifyInstance {
     mirrorgate: Runtime;
+    connections: ConnectionGuard;
   }
 }
 
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const log = options.log ?? silentLog;
+  const runtime = await Runtime.start({ ...options, log: log.child({ component: 'runtime' }) });
   const app = Fastify({
     // Fastify gets no logger: with one it builds a child logger and hangs 'finish' and 'error' listeners
     // on every response, about a tenth of a redirect's cost, for per-request lines the hot path never
@@ -33,15 +42,24 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     // Repository paths are often longer than find-my-way's default of 100 characters per parameter.
     routerOptions: { maxParamLength: 4096 },
     return503OnClosing: true,
+    // A URL Fastify cannot decode gets the same plain answer as one our path rules refuse.
+    frameworkErrors: (error, _request, reply: FastifyReply) => {
+      if (error.code === 'FST_ERR_BAD_URL') return reply.code(400).type('text/plain').send('Bad Request: bad-encoding\n');
+      return reply.send(error);
+    },
+    // Timeouts are set from the config by ConnectionGuard; Node checks them this often.
+    http: { connectionsCheckingInterval: TIMEOUT_CHECK_MS },
   });
-  const runtime = await Runtime.start({ ...options, log: log.child({ component: 'runtime' }) });
   app.decorate('mirrorgate', runtime);
+  app.decorate('connections', new ConnectionGuard(app.server, () => runtime));
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const status = error.statusCode ?? 500;
     if (status >= 500) log.error({ err: error, method: request.method, url: request.url }, 'request failed');
     // Sent on to Fastify's default handler, which answers with the usual JSON error body.
     return reply.send(error);
   });
+  // Plain text like every other answer, also when a file vanishes between the stat and the send.
+  app.setNotFoundHandler((_request, reply) => reply.code(404).type('text/plain').send('Not Found\n'));
   app.decorateRequest('mgClient', null);
   app.addHook('onClose', () => runtime.close());
 
@@ -50,14 +68,14 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     // Read per request, so a reload applies at once; a disabled limiter allows everything. Every
     // option given as a function costs the plugin an await per request, hence no allowList.
     max: () => (runtime.config.rateLimit.enabled ? runtime.config.rateLimit.max : Infinity),
-    store: windowStore(() => runtime.config.rateLimit.windowSeconds * 1000),
-    keyGenerator: (request) => clientOf(request, runtime.trusted).address,
+    store: windowStore(() => runtime.config.rateLimit.windowSeconds * 1000, Date.now, options.rateShare),
+    keyGenerator: (request) => clientKey(clientOf(request, runtime.trusted).address, runtime.config.rateLimit.ipv6PrefixLength),
     // The x-ratelimit-* headers on every answer cost more than a redirect's own work; a 429 still has them.
     addHeadersOnExceeding: { 'x-ratelimit-limit': false, 'x-ratelimit-remaining': false, 'x-ratelimit-reset': false },
   });
   // serve: false — files are sent only by the download route, and only catalog files.
   await app.register(fastifyStatic, { root: PACKAGE_ROOT, serve: false });
-  adminRoutes(app, runtime);
+  adminRoutes(app, runtime, options.adminToken);
   downloadRoutes(app, runtime, options.random ?? Math.random);
   return app;
 }

@@ -10,14 +10,17 @@ import { startServer, type RunningServer } from './server.js';
 import type { Settings } from './settings.js';
 import type { Log } from './log.js';
 import type { Evidence, FileRef } from './probing/freshness.js';
+import { RateAggregator, SharedCounts, type Deltas, type OthersCounts } from './http/rate-share.js';
 
 type ToPrimary =
   | { type: 'check'; items: [string, string, number][] }
+  | { type: 'rate'; deltas: Deltas }
   | { type: 'urgent'; id: number; mirror: string; file: FileRef };
 type ToWorker =
   | { type: 'reload' }
   | { type: 'catalog' }
   | { type: 'shutdown' }
+  | { type: 'rate'; counts: OthersCounts }
   | { type: 'evidence'; id: number; mirror: string; path: string; evidence: Evidence | null };
 
 const CHECK_BATCH_MS = 100;
@@ -27,8 +30,8 @@ export interface RunningCluster {
   readonly closed: Promise<void>;
 }
 
-export async function startCluster(settings: Settings, workers: number): Promise<RunningCluster> {
-  if (cluster.isWorker) return startWorker(settings, workers);
+export async function startCluster(settings: Settings, workers: number, adminToken?: string): Promise<RunningCluster> {
+  if (cluster.isWorker) return startWorker(settings, workers, adminToken);
   const broadcast = (msg: ToWorker) => {
     for (const w of Object.values(cluster.workers ?? {})) if (w?.isConnected()) w.send(msg);
   };
@@ -37,10 +40,20 @@ export async function startCluster(settings: Settings, workers: number): Promise
   const onCatalogChange = () => broadcast({ type: 'catalog' });
   const runtime = await Runtime.start({ configPath: settings.config, dbPath: settings.db, log, role: 'primary', onCatalogChange });
   let stopping = false;
+  const rates = new RateAggregator(() => runtime.config.rateLimit.windowSeconds * 1000);
+  const shareRates = (from: number, deltas: Deltas) => {
+    const alive = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w?.isConnected() === true);
+    const counts = rates.add(from, deltas, alive.map((w) => w.id));
+    for (const w of alive) {
+      const mine = counts.get(w.id);
+      if (mine !== undefined && mine.length > 0) w.send({ type: 'rate', counts: mine } satisfies ToWorker);
+    }
+  };
   const spawn = (): Worker => {
     const worker = cluster.fork();
     worker.on('message', (msg: ToPrimary) => {
       if (msg.type === 'check') for (const [m, p, t] of msg.items) runtime.prober.queue.add(m, p, t);
+      if (msg.type === 'rate') shareRates(worker.id, msg.deltas);
       if (msg.type === 'urgent') {
         const mirror = runtime.config.mirrors.find((m) => m.name === msg.mirror);
         const checked = mirror === undefined ? Promise.resolve(undefined) : runtime.prober.urgent(mirror, msg.file);
@@ -91,7 +104,7 @@ export async function startCluster(settings: Settings, workers: number): Promise
   return { closed };
 }
 
-async function startWorker(settings: Settings, workers: number): Promise<RunningCluster> {
+async function startWorker(settings: Settings, workers: number, adminToken: string | undefined): Promise<RunningCluster> {
   let pending: [string, string, number][] = [];
   let timer: NodeJS.Timeout | undefined;
   const requestCheck = (mirror: string, path: string, mtimeMs: number) => {
@@ -113,8 +126,12 @@ async function startWorker(settings: Settings, workers: number): Promise<Running
     const { path, size, mtimeMs, ctimeMs } = file;
     process.send?.({ type: 'urgent', id, mirror, file: { path, size, mtimeMs, ctimeMs } } satisfies ToPrimary);
   });
-  const server: RunningServer = await startServer(settings, { role: 'worker', workers, requestCheck, requestUrgent });
+  const rateShare = new SharedCounts((deltas) => {
+    if (process.connected) process.send?.({ type: 'rate', deltas } satisfies ToPrimary);
+  });
+  const server: RunningServer = await startServer(settings, { role: 'worker', workers, requestCheck, requestUrgent, rateShare, adminToken });
   process.on('message', (msg: ToWorker) => {
+    if (msg.type === 'rate') rateShare.receive(msg.counts);
     if (msg.type === 'reload') void server.app.mirrorgate.reload();
     if (msg.type === 'catalog') server.app.mirrorgate.catalog.follow();
     if (msg.type === 'shutdown') void server.close();
@@ -129,6 +146,7 @@ async function startWorker(settings: Settings, workers: number): Promise<Running
   process.on('SIGINT', () => {});
   const closed = server.closed.then(() => {
     if (timer) clearTimeout(timer);
+    rateShare.stop();
     process.disconnect?.();
   });
   return { closed };

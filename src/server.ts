@@ -2,7 +2,7 @@
 // (in-flight requests finish, counters are flushed); SIGHUP re-reads mirrors.json and rescans.
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
-import { buildApp } from './app.js';
+import { buildApp, type AppOptions } from './app.js';
 import type { Log } from './log.js';
 import type { Settings } from './settings.js';
 import type { RuntimeOptions } from './runtime/runtime.js';
@@ -17,7 +17,7 @@ export interface RunningServer {
 
 export async function startServer(
   settings: Settings,
-  cluster: Pick<RuntimeOptions, 'role' | 'workers' | 'requestCheck' | 'requestUrgent'> = {},
+  cluster: Pick<RuntimeOptions, 'role' | 'workers' | 'requestCheck' | 'requestUrgent'> & Pick<AppOptions, 'rateShare' | 'adminToken'> = {},
 ): Promise<RunningServer> {
   const log = pino({ level: settings.logLevel }) as unknown as Log;
   const app = await buildApp({ configPath: settings.config, dbPath: settings.db, log, ...cluster });

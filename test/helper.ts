@@ -97,3 +97,40 @@ export async function waitFor(check: () => boolean, timeoutMs = 5000, stepMs = 2
   }
   return check();
 }
+
+export interface RawAnswer {
+  readonly status: number;
+  readonly headers: Record<string, string>;
+  readonly body: string;
+  /** Everything the server sent, as text. */
+  readonly raw: string;
+}
+
+/**
+ * Sends `request` byte for byte over a new TCP connection (no client library normalises anything) and
+ * reads until the server closes or `idleMs` passes without data. status 0: the server sent nothing.
+ */
+export async function rawRequest(port: number, request: string | Buffer, idleMs = 2000, host = '127.0.0.1'): Promise<RawAnswer> {
+  const { connect } = await import('node:net');
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    const socket = connect({ port, host });
+    const done = () => {
+      socket.destroy();
+      const raw = Buffer.concat(chunks).toString('latin1');
+      const [head = '', ...rest] = raw.split('\r\n\r\n');
+      const [statusLine = '', ...lines] = head.split('\r\n');
+      const headers: Record<string, string> = {};
+      for (const line of lines) {
+        const colon = line.indexOf(':');
+        if (colon > 0) headers[line.slice(0, colon).toLowerCase()] = line.slice(colon + 1).trim();
+      }
+      resolve({ status: Number(/^HTTP\/1\.[01] (\d{3})/.exec(statusLine)?.[1] ?? 0), headers, body: rest.join('\r\n\r\n'), raw });
+    };
+    socket.setTimeout(idleMs, done);
+    socket.on('data', (d: Buffer) => chunks.push(d));
+    socket.on('close', done);
+    socket.on('error', () => undefined);
+    socket.write(request);
+  });
+}

@@ -44,6 +44,8 @@ export interface Config {
   readonly fallbackUrl: string | undefined;
   readonly trustProxy: readonly string[];
   readonly rateLimit: Readonly<RawConfig['rateLimit']>;
+  readonly http: Readonly<RawConfig['http']>;
+  readonly admin: { readonly allow: readonly string[] };
   readonly catalog: Readonly<RawConfig['catalog']>;
   readonly counters: Readonly<RawConfig['counters']>;
   readonly probe: Readonly<RawConfig['probe']>;
@@ -164,6 +166,8 @@ export function validateConfig(doc: unknown, source: string): ConfigResult {
     fallbackUrl: meaning.fallbackUrl,
     trustProxy: cfg.trustProxy,
     rateLimit: cfg.rateLimit,
+    http: cfg.http,
+    admin: cfg.admin,
     catalog: cfg.catalog,
     counters: cfg.counters,
     probe: cfg.probe,
@@ -197,10 +201,17 @@ function checkMeaning(raw: unknown, problems: Problem[]): { raw: RawConfig; mirr
     if (first !== undefined) problems.push({ path: `mirrors[${i}].name`, message: `duplicates the name of mirrors[${first}]` });
     else seen.set(m.name.toLowerCase(), i);
   });
-  if (Array.isArray(raw.trustProxy)) {
-    raw.trustProxy.forEach((cidr: unknown, i) => {
-      if (typeof cidr === 'string' && !parseCidr(cidr)) problems.push({ path: `trustProxy[${i}]`, message: `"${cidr}" is not an IP address or CIDR` });
+  const cidrs = (list: unknown, at: string) => {
+    if (!Array.isArray(list)) return;
+    list.forEach((cidr: unknown, i) => {
+      if (typeof cidr === 'string' && !parseCidr(cidr)) problems.push({ path: `${at}[${i}]`, message: `"${cidr}" is not an IP address or CIDR` });
     });
+  };
+  cidrs(raw.trustProxy, 'trustProxy');
+  cidrs(isRecord(raw.admin) ? raw.admin.allow : undefined, 'admin.allow');
+  if (isRecord(raw.http) && typeof raw.http.headersTimeoutMs === 'number' && typeof raw.http.requestTimeoutMs === 'number'
+    && raw.http.headersTimeoutMs > raw.http.requestTimeoutMs) {
+    problems.push({ path: 'http.headersTimeoutMs', message: 'must not be more than http.requestTimeoutMs' });
   }
   const fallbackUrl = typeof raw.fallbackUrl === 'string' ? checkBaseUrl(raw.fallbackUrl, 'fallbackUrl', problems) : undefined;
   return { raw: raw as RawConfig, mirrors, fallbackUrl };

@@ -49,8 +49,34 @@ export const ConfigSchema = Type.Object({
   }),
   rateLimit: Type.Object({
     enabled: Type.Boolean({ default: true }),
-    max: Type.Integer({ minimum: 1, default: 1200, description: 'Requests per client address per window' }),
+    max: Type.Integer({ minimum: 1, default: 1200, description: 'Requests per client address per window, for the whole server (all workers)' }),
     windowSeconds: Type.Integer({ minimum: 1, default: 60 }),
+    ipv6PrefixLength: Type.Integer({
+      minimum: 16, maximum: 128, default: 64,
+      description: 'IPv6 clients are counted per network of this prefix length (a home or a host usually gets a whole /64)',
+    }),
+  }, { additionalProperties: false, default: {} }),
+  http: Type.Object({
+    headersTimeoutMs: Type.Integer({ minimum: 500, default: 10000, description: 'A request\'s headers must arrive within this' }),
+    requestTimeoutMs: Type.Integer({ minimum: 500, default: 30000, description: 'A whole request (headers and any body) must arrive within this' }),
+    keepAliveTimeoutMs: Type.Integer({ minimum: 100, default: 5000, description: 'An idle keep-alive connection is closed after this' }),
+    idleTimeoutMs: Type.Integer({
+      minimum: 1000, default: 60000, description: 'A connection with no traffic either way for this long is closed (a stalled download of a local file too)',
+    }),
+    maxConnections: Type.Integer({
+      minimum: 0, default: 0,
+      description: 'Connections open at once; 0 = as many as the open-file limit allows, less what probes, checks and the database need',
+    }),
+    maxConnectionsPerClient: Type.Integer({
+      minimum: 0, default: 128,
+      description: 'Connections open at once from one client address (IPv6: one rateLimit.ipv6PrefixLength network); trusted proxies are exempt; 0 = no cap',
+    }),
+  }, { additionalProperties: false, default: {} }),
+  admin: Type.Object({
+    allow: Type.Array(Type.String(), {
+      default: ['127.0.0.1/32', '::1/128'],
+      description: 'CIDRs whose clients may use the operator endpoints without a token (the client address as resolved through trustProxy)',
+    }),
   }, { additionalProperties: false, default: {} }),
   catalog: Type.Object({
     rescanSeconds: Type.Integer({

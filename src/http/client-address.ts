@@ -3,6 +3,9 @@
 // can forge, which is Mirrorbits' mistake (shared/PEERS.md). Never throws: garbage ends the walk.
 import { isIP } from 'node:net';
 import type { TrustList } from './trust-list.js';
+import { normalizeIp } from './ip.js';
+
+export { normalizeIp };
 
 export interface ClientInfo {
   /** Normalised IP (IPv4-mapped IPv6 unwrapped to IPv4); '' when the socket has no address. */
@@ -85,13 +88,6 @@ function isPlainIpv4(text: string): boolean {
     } else return false;
   }
   return dots === 3 && digits > 0;
-}
-
-/** '::ffff:192.0.2.1' → '192.0.2.1'; anything that is not an IP → ''. */
-export function normalizeIp(text: string): string {
-  if (text.startsWith('::ffff:') && isIP(text.slice(7)) === 4) return text.slice(7);
-  if (text.startsWith('::FFFF:') && isIP(text.slice(7)) === 4) return text.slice(7);
-  return isIP(text) === 0 ? '' : text.toLowerCase();
 }
 
 function info(address: string, https: boolean): ClientInfo {

@@ -1,5 +1,7 @@
 // Operator endpoints under /_mirrorgate/ (the catalog never holds that name: it is not a download path).
-// health for load balancers, metrics in Prometheus text format, mirrors as JSON.
+// health for load balancers (public: only whether it is up; operators get the details), and for
+// operators only (admin.allow networks or the bearer token): metrics in Prometheus text format,
+// mirrors and explain as JSON.
 import type { FastifyInstance } from 'fastify';
 import type { Runtime } from '../runtime/runtime.js';
 import { resolveClient, normalizeIp } from '../http/client-address.js';
@@ -9,11 +11,13 @@ import { selectionInput } from '../runtime/selection-input.js';
 import { evidenceRows } from '../probing/evidence-report.js';
 import { explainSelection } from '../selection/explain.js';
 import { parseAvoid } from './download.js';
+import { isOperator, operatorsOnly } from '../http/admin-access.js';
 
 export const ADMIN_PREFIX = '/_mirrorgate';
 
-export function adminRoutes(app: FastifyInstance, runtime: Runtime): void {
-  app.get(`${ADMIN_PREFIX}/health`, async () => ({
+export function adminRoutes(app: FastifyInstance, runtime: Runtime, token: string | undefined): void {
+  const onRequest = operatorsOnly(() => runtime, token);
+  app.get(`${ADMIN_PREFIX}/health`, async (request) => (!isOperator(request, runtime, token) ? { status: 'ok' } : {
     status: 'ok',
     files: runtime.catalog.size,
     mirrors: runtime.config.mirrors.length,
@@ -26,7 +30,7 @@ export function adminRoutes(app: FastifyInstance, runtime: Runtime): void {
     catalogWritesPending: runtime.catalog.pendingWrites,
   }));
 
-  app.get(`${ADMIN_PREFIX}/mirrors`, async () => runtime.config.mirrors.map((m) => {
+  app.get(`${ADMIN_PREFIX}/mirrors`, { onRequest }, async () => runtime.config.mirrors.map((m) => {
     const s = runtime.states.get(m.name);
     return {
       name: m.name,
@@ -51,7 +55,7 @@ export function adminRoutes(app: FastifyInstance, runtime: Runtime): void {
   }));
 
   // What would this client (or ?ip=) get for ?path=, and why. Answers questions; redirects nobody.
-  app.get(`${ADMIN_PREFIX}/explain`, async (request, reply) => {
+  app.get(`${ADMIN_PREFIX}/explain`, { onRequest }, async (request, reply) => {
     const query = request.query as Record<string, unknown>;
     const target = normalizeRequestPath(`/${typeof query.path === 'string' ? query.path : ''}`);
     if (!target.ok) return reply.code(400).send({ error: `bad path: ${target.reason}` });
@@ -72,7 +76,7 @@ export function adminRoutes(app: FastifyInstance, runtime: Runtime): void {
     };
   });
 
-  app.get(`${ADMIN_PREFIX}/metrics`, async (_request, reply) => {
+  app.get(`${ADMIN_PREFIX}/metrics`, { onRequest }, async (_request, reply) => {
     reply.type('text/plain; version=0.0.4');
     return renderMetrics(runtime);
   });
@@ -94,8 +98,8 @@ function renderMetrics(runtime: Runtime): string {
   metric('mirrorgate_mirror_enabled', 'gauge', '1 when the mirror is enabled in the config.',
     runtime.config.mirrors.map((m) => [`{mirror="${m.name}"}`, m.enabled ? 1 : 0]));
   const mirrors = runtime.config.mirrors;
-  metric('mirrorgate_mirror_up', 'gauge', '1 when the mirror passes its health probes (or probing is off).',
-    mirrors.map((m) => [`{mirror="${m.name}"}`, runtime.states.get(m.name).health.state === 'down' ? 0 : 1]));
+  metric('mirrorgate_mirror_up', 'gauge', '1 when the mirror is enabled and passes its health probes (or probing is off).',
+    mirrors.map((m) => [`{mirror="${m.name}"}`, m.enabled && runtime.states.get(m.name).health.state !== 'down' ? 1 : 0]));
   metric('mirrorgate_mirror_effective_mbps', 'gauge', 'Declared bandwidth scaled by what the probes measure.',
     mirrors.map((m) => [`{mirror="${m.name}"}`, runtime.states.effectiveMbps(m)]));
   metric('mirrorgate_mirror_utilisation', 'gauge', 'Bytes sent over the capacity window / what the effective capacity moves in it.',

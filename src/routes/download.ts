@@ -4,6 +4,7 @@
 // hold waits briefly for checks (runtime/first-request.ts), and a file served from the repository is
 // first stat'ed, so that what is served and what the catalog (and so every redirect) says agree.
 import { stat } from 'node:fs/promises';
+import { METHODS } from 'node:http';
 import { join } from 'node:path';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { normalizeRequestPath, encodePath } from '../catalog/request-path.js';
@@ -20,15 +21,15 @@ import type { Runtime } from '../runtime/runtime.js';
 import type { Mirror } from '../config/load.js';
 
 export const ALLOW = 'GET, HEAD';
-const OTHER_METHODS = ['POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'] as const;
 
 export function downloadRoutes(app: FastifyInstance, runtime: Runtime, random: () => number): void {
   app.route({ method: ['GET', 'HEAD'], url: '/*', handler: download });
-  app.route({
-    method: [...OTHER_METHODS],
-    url: '/*',
-    handler: (_request, reply) => reply.code(405).header('allow', ALLOW).type('text/plain').send('Method Not Allowed\n'),
-  });
+  // Every other method Node parses is a 405, answered before any body is read (onRequest), and the
+  // connection closed: a download takes no request body, so a slow one holds nothing open.
+  for (const method of METHODS) if (method !== 'CONNECT' && !app.supportedMethods.includes(method)) app.addHttpMethod(method, { hasBody: true });
+  const refuse = (_request: FastifyRequest, reply: FastifyReply) => reply.code(405).header('allow', ALLOW).header('connection', 'close')
+    .type('text/plain').send('Method Not Allowed\n');
+  app.route({ method: app.supportedMethods.filter((m) => m !== 'GET' && m !== 'HEAD'), url: '/*', onRequest: (request, reply) => void refuse(request, reply), handler: refuse });
 
   function download(request: FastifyRequest, reply: FastifyReply): FastifyReply | Promise<FastifyReply> {
     const target = normalizeRequestPath(request.url);
@@ -71,11 +72,12 @@ export function downloadRoutes(app: FastifyInstance, runtime: Runtime, random: (
   }
 
   function noMirror(request: FastifyRequest, reply: FastifyReply, file: FileEntry, bytes: number, input: SelectionInput, restated: boolean): FastifyReply | Promise<FastifyReply> {
-    const config = runtime.config;
-    // Volatile metadata goes only to a just-verified mirror, else it comes from the master copy.
-    if (config.fallbackUrl !== undefined && input.volatile !== true) {
+    // Volatile metadata goes only to a just-verified mirror, else it comes from the master copy; and an
+    // https request is never sent on to plain http.
+    const fallback = runtime.config.fallbackUrl;
+    if (fallback !== undefined && input.volatile !== true && !(input.https && fallback.startsWith('http:'))) {
       runtime.count(FALLBACK, bytes);
-      return redirect(reply, config.fallbackUrl + encodePath(file.path), FALLBACK, 'fallback');
+      return redirect(reply, fallback + encodePath(file.path), FALLBACK, 'fallback');
     }
     return serveLocal(request, reply, file, bytes, restated);
   }

@@ -60,6 +60,8 @@ export class Runtime implements SelectionContext {
   config: Config;
   /** trustProxy as a matcher, rebuilt with each config. */
   trusted: TrustList;
+  /** admin.allow as a matcher, rebuilt with each config. */
+  adminAllowed: TrustList;
   readonly catalog: Catalog;
   readonly counters: Counters;
   readonly locality: Locality;
@@ -87,6 +89,7 @@ export class Runtime implements SelectionContext {
   private constructor(readonly db: Db, config: Config, private readonly options: RuntimeOptions, readonly log: Log) {
     this.config = config;
     this.trusted = new TrustList(config.trustProxy);
+    this.adminAllowed = new TrustList(config.admin.allow);
     this.catalog = new Catalog(db);
     this.counters = new Counters(options.now);
     this.locality = new Locality(log.child({ component: 'geoip' }));
@@ -165,6 +168,7 @@ export class Runtime implements SelectionContext {
     const previous = this.config;
     this.config = result.config;
     this.trusted = new TrustList(result.config.trustProxy);
+    this.adminAllowed = new TrustList(result.config.admin.allow);
     this.locality.configure(result.config);
     void this.locality.refresh();
     this.isVolatile = volatileMatcher(result.config.volatile);

@@ -174,3 +174,16 @@ t.test('--workers 2: a new file is known to every worker at once and redirected 
   rmSync(join(fixture.repository, 'releases/9.0/new.iso'));
   t.same(await all('404 '), ['404 '], 'once removed, 404 on both');
 });
+
+t.test('--workers 2: the rate limit holds for the whole server, not per worker', async (t) => {
+  const fixture = makeFixture(t, { config: { rateLimit: { max: 20, windowSeconds: 600 } } });
+  const { base } = await serve(t, fixture, ['--workers', '2']);
+  const codes: string[] = [];
+  // One client, a new connection per request: the primary hands them to the workers in turn.
+  for (let i = 0; i < 60; i++) codes.push(await curl('-o', '/dev/null', '-w', '%{http_code}', `${base}/releases/1.0/big.iso`));
+  const admitted = codes.filter((c) => c === '302').length;
+  t.equal(admitted + codes.filter((c) => c === '429').length, 60, 'each answer a redirect or a 429');
+  // The stated tolerance (README, docs/SECURITY.md): max plus what the other worker admits before it hears
+  // of these requests, one 10 ms report later. Per-worker limits would admit 40.
+  t.ok(admitted >= 20 && admitted <= 25, `${admitted} of 60 admitted against max 20`);
+});

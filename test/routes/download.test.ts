@@ -1,7 +1,7 @@
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { build, DEFAULT_MIRRORS, writeConfig } from '../helper.js';
+import { build, DEFAULT_MIRRORS, writeConfig, rawRequest } from '../helper.js';
 import type { Log } from '../../src/log.js';
 
 t.test('GET and HEAD of a large file: 302 to a configured mirror, not cacheable by shared caches', async (t) => {
@@ -52,23 +52,64 @@ t.test('unknown paths get 404 and never a redirect', async (t) => {
   }
 });
 
-t.test('traversal attempts are rejected with 4xx', async (t) => {
+t.test('traversal attempts, sent byte for byte, are rejected with 400 for their reason', async (t) => {
   const { app } = await build(t);
-  for (const url of ['/../etc/passwd', '/%2e%2e/etc/passwd', '/releases/..%2f..%2f..%2fetc%2fpasswd',
-    '/README.txt%00.iso', '/%zz', '/releases/1.0/%2e%2e%2f%2e%2e%2fREADME.txt']) {
-    const res = await app.inject({ url });
-    t.ok(res.statusCode === 400 || res.statusCode === 404, `${url} → ${res.statusCode}`);
+  // Over a raw socket: inject() (like curl and browsers) resolves dot segments before they are sent.
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const port = (app.server.address() as { port: number }).port;
+  const cases: [string, string][] = [
+    ['/../etc/passwd', 'dot-dot'], ['/%2e%2e/etc/passwd', 'dot-dot'], ['/releases/..%2f..%2f..%2fetc%2fpasswd', 'dot-dot'],
+    ['/README.txt%00.iso', 'nul-byte'], ['/%zz', 'bad-encoding'], ['/releases/1.0/%2e%2e%2f%2e%2e%2fREADME.txt', 'dot-dot'],
+    ['/releases/1.0/../../README.txt', 'dot-dot'], ['/releases/%2E%2E/%2E%2E/README.txt', 'dot-dot'], ['/releases/1.0/.%2e/big.iso', 'dot-dot'],
+  ];
+  for (const [url, reason] of cases) {
+    const res = await rawRequest(port, `GET ${url} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+    t.equal(res.status, 400, url);
+    t.equal(res.body, `Bad Request: ${reason}\n`, url);
     t.notOk(res.headers.location, url);
   }
 });
 
-t.test('other methods get 405 with Allow', async (t) => {
+t.test('every other method Node parses gets 405 with Allow, its body unread, the connection closed', async (t) => {
   const { app } = await build(t);
-  for (const method of ['POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'] as const) {
-    const res = await app.inject({ method, url: '/releases/1.0/big.iso' });
-    t.equal(res.statusCode, 405, method);
-    t.equal(res.headers.allow, 'GET, HEAD');
+  for (const method of ['POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'TRACE', 'PROPFIND', 'MKCOL', 'LOCK', 'PURGE', 'SEARCH', 'QUERY'] as const) {
+    for (const url of ['/releases/1.0/big.iso', '/nope', '/_mirrorgate/health']) {
+      const res = await app.inject({ method, url, payload: method === 'TRACE' ? undefined : 'x'.repeat(10), headers: { 'content-type': 'text/plain' } });
+      t.equal(res.statusCode, 405, `${method} ${url}`);
+      t.equal(res.headers.allow, 'GET, HEAD');
+      t.equal(res.headers.connection, 'close');
+      t.equal(res.body, 'Method Not Allowed\n');
+    }
   }
+});
+
+t.test('an https request is never sent on to an http fallbackUrl: the file is served from the repository', async (t) => {
+  const { app } = await build(t, { config: { mirrors: DEFAULT_MIRRORS, fallbackUrl: 'http://master.example.org/files' } });
+  const plain = await app.inject({ url: '/releases/1.0/medium.tar.gz?avoid=eu,us' });
+  t.equal(plain.headers.location, 'http://master.example.org/files/releases/1.0/medium.tar.gz', 'http stays http');
+  const secure = await app.inject({ url: '/releases/1.0/medium.tar.gz?avoid=eu,us', remoteAddress: '127.0.0.1', headers: { 'x-forwarded-proto': 'https' } });
+  t.equal(secure.statusCode, 200);
+  t.notOk(secure.headers.location);
+  t.equal(secure.headers['x-mirrorgate-mirror'], '_local');
+});
+
+t.test('a file gone from disk but still in the catalog: plain-text 404, and the catalog forgets it', async (t) => {
+  const { app, fixture } = await build(t, { config: { mirrors: [], catalog: { watch: false, rescanSeconds: 0 } } });
+  const { rmSync } = await import('node:fs');
+  rmSync(join(fixture.repository, 'releases/1.0/medium.tar.gz'));
+  const res = await app.inject({ url: '/releases/1.0/medium.tar.gz' });
+  t.equal(res.statusCode, 404);
+  t.match(res.headers['content-type'], /^text\/plain/);
+  t.equal(res.body, 'Not Found\n');
+  t.equal(app.mirrorgate.catalog.lookup('releases/1.0/medium.tar.gz'), undefined);
+});
+
+t.test('a file of exactly smallFileBytes is redirected; one byte less is served', async (t) => {
+  const { app } = await build(t, { config: { mirrors: DEFAULT_MIRRORS, smallFileBytes: 8192 }, files: { 'at.bin': 8192, 'below.bin': 8191 } });
+  t.equal((await app.inject({ url: '/at.bin' })).statusCode, 302);
+  const below = await app.inject({ url: '/below.bin' });
+  t.equal(below.statusCode, 200);
+  t.equal(below.headers['x-mirrorgate-mirror'], '_local');
 });
 
 t.test('with every mirror disabled the file is served from the repository', async (t) => {

@@ -5,6 +5,7 @@ import { availableParallelism } from 'node:os';
 import { startServer } from '../../server.js';
 import { startCluster } from '../../cluster.js';
 import { errors } from '../../errors.js';
+import { readAdminToken, TOKEN_ENV, TOKEN_FILE_ENV } from '../../http/admin-access.js';
 
 export const serve: Command = {
   name: 'serve',
@@ -22,14 +23,19 @@ Options (environment variable in brackets):
   --log-level LEVEL   fatal|error|warn|info|debug|trace|silent (${SETTING_ENV.logLevel}; default ${DEFAULTS.logLevel})
   --workers N|auto    processes serving the port (MIRRORGATE_WORKERS; default 1; auto = one per core).
                       With N > 1 a primary process does the probing, scanning and hashing once for all.
+  --admin-token-file FILE
+                      bearer token for the operator endpoints from outside admin.allow
+                      (${TOKEN_FILE_ENV}, or the token itself in ${TOKEN_ENV}; default: none)
 `,
   async run(args, io) {
     const { values } = parseFlags(args, {
       host: { type: 'string' }, port: { type: 'string' }, 'log-level': { type: 'string' }, workers: { type: 'string' },
+      'admin-token-file': { type: 'string' },
     });
     const settings = resolveSettings({ ...values, logLevel: values['log-level'] }, io.env);
     const workers = parseWorkers(values.workers ?? io.env.MIRRORGATE_WORKERS ?? '1');
-    const running = workers > 1 ? await startCluster(settings, workers) : await startServer(settings);
+    const adminToken = await readAdminToken(values['admin-token-file'], io.env);
+    const running = workers > 1 ? await startCluster(settings, workers, adminToken) : await startServer(settings, { adminToken });
     await running.closed;
     return 0;
   },
