@@ -37,6 +37,8 @@ export interface MirrorServer {
   stop(): Promise<void>;
   /** Listen again on the same port. */
   start(): Promise<void>;
+  /** Closes every open connection (keep-alive ones too), still listening: clients must connect anew. */
+  dropConnections(): void;
   close(): Promise<void>;
 }
 
@@ -76,6 +78,7 @@ export async function startMirrorServer(root: string, port = 0): Promise<MirrorS
     port: actual,
     stop,
     start: () => listen(actual),
+    dropConnections: () => server.closeAllConnections(),
     close: stop,
   });
 }

@@ -8,7 +8,10 @@ import { createHash } from 'node:crypto';
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { BytesResult, DigestResult, ProbeFailureKind } from './http-client.js';
-import { USER_AGENT } from './http-client.js';
+import { USER_AGENT, kindOf } from './http-client.js';
+
+/** The most a sync timestamp file may hold; a longer body is not a timestamp. */
+export const MAX_TEXT_BYTES = 4096;
 
 const agents = {
   http: new HttpAgent({ keepAlive: true, maxSockets: 16, timeout: 30_000 }),
@@ -34,8 +37,8 @@ function get(url: string, headers: Record<string, string>, timeoutMs: number, si
     const req = request(target, { method: 'GET', agent, headers: { 'user-agent': USER_AGENT, ...headers } }, (res) => {
       const head: Head = { ok: true, status: res.statusCode ?? 0, headers: res.headers };
       if (head.status !== 200 && head.status !== 206) {
-        res.resume();
         finish(head);
+        res.destroy(); // an error page's body is not read: it could be endless
         return;
       }
       res.on('data', (chunk: Buffer) => {
@@ -45,7 +48,7 @@ function get(url: string, headers: Record<string, string>, timeoutMs: number, si
         }
       });
       res.on('end', () => finish(head));
-      res.on('error', (err) => finish({ ok: false, kind: 'network', message: (err as NodeJS.ErrnoException).code ?? err.message }));
+      res.on('error', (err: NodeJS.ErrnoException) => finish({ ok: false, kind: kindOf(err.code), message: err.code ?? err.message }));
     });
     const timer = setTimeout(() => {
       finish({ ok: false, kind: 'timeout', message: `timeout after ${timeoutMs} ms` });
@@ -57,7 +60,7 @@ function get(url: string, headers: Record<string, string>, timeoutMs: number, si
     };
     if (signal.aborted) return onAbort();
     signal.addEventListener('abort', onAbort, { once: true });
-    req.on('error', (err: NodeJS.ErrnoException) => finish({ ok: false, kind: err.code === 'ECONNREFUSED' ? 'refused' : 'network', message: err.code ?? err.message }));
+    req.on('error', (err: NodeJS.ErrnoException) => finish({ ok: false, kind: kindOf(err.code), message: err.code ?? err.message }));
     req.end();
   });
 }
@@ -104,4 +107,17 @@ export async function getDigest(url: string, limit: number, timeoutMs: number, s
     bytes,
     sha256: head.status === 200 && bytes <= limit ? hash.digest('hex') : undefined,
   };
+}
+
+/** A small text body (a sync timestamp file): undefined unless 200 and at most MAX_TEXT_BYTES. */
+export async function getText(url: string, timeoutMs: number, signal: AbortSignal): Promise<string | undefined> {
+  const parts: Buffer[] = [];
+  let received = 0;
+  const head = await get(url, {}, timeoutMs, signal, (chunk) => {
+    received += chunk.length;
+    if (received <= MAX_TEXT_BYTES) parts.push(chunk);
+    return received <= MAX_TEXT_BYTES;
+  });
+  if (!head.ok || head.status !== 200 || received > MAX_TEXT_BYTES) return undefined;
+  return Buffer.concat(parts).toString('utf8');
 }

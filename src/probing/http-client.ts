@@ -1,13 +1,22 @@
-// Outbound HTTP for the probes: the only module that imports got (content checks' GETs are in
-// content-client.ts, on node:http, for speed). Every request has an explicit timeout,
+// Outbound HTTP for the probes: the only module that imports got (content checks' GETs and the bounded
+// timestamp read are in content-client.ts, on node:http). Every request has an explicit timeout,
 // no retries, a User-Agent naming mirrorgate, follows no redirect on its own, and is cancelled by the
 // prober's AbortSignal on shutdown. Results are values, never exceptions.
 import got, { type Response } from 'got';
-import { getBytes, getDigest } from './content-client.js';
+import { getBytes, getDigest, getText } from './content-client.js';
 
 export const USER_AGENT = 'mirrorgate/0.1 (download redirector health probe)';
 
-export type ProbeFailureKind = 'timeout' | 'refused' | 'network' | 'aborted';
+/** 'local': the failure is ours (out of file descriptors, ports, buffers), never the mirror's. */
+export type ProbeFailureKind = 'timeout' | 'refused' | 'network' | 'aborted' | 'local';
+
+/** Errors of this host's own resources: probing pauses on them instead of blaming a mirror. */
+const LOCAL_ERRORS = new Set(['EMFILE', 'ENFILE', 'ENOBUFS', 'EADDRNOTAVAIL', 'ENOMEM', 'EAI_MEMORY']);
+
+export function kindOf(code: string | undefined): ProbeFailureKind {
+  if (code === 'ECONNREFUSED') return 'refused';
+  return code !== undefined && LOCAL_ERRORS.has(code) ? 'local' : 'network';
+}
 
 export type HeadResult =
   | {
@@ -56,7 +65,7 @@ export interface ProbeHttp {
   head(url: string, timeoutMs: number, signal: AbortSignal): Promise<HeadResult>;
   /** GETs at most `bytes` bytes (asking with Range, cutting off a server that ignores it). */
   getRange(url: string, bytes: number, timeoutMs: number, signal: AbortSignal): Promise<RangeResult>;
-  /** GETs a small text body (a sync timestamp file); undefined on any failure. */
+  /** GETs a small text body (a sync timestamp file, at most 4 KiB); undefined on any failure. */
   getText(url: string, timeoutMs: number, signal: AbortSignal): Promise<string | undefined>;
   /** GETs the whole body and hashes it (sha256), reading at most `limit` + 1 bytes. */
   getDigest(url: string, limit: number, timeoutMs: number, signal: AbortSignal): Promise<DigestResult>;
@@ -126,14 +135,7 @@ export const gotProbeHttp: ProbeHttp = {
     });
   },
 
-  async getText(url, timeoutMs, signal) {
-    try {
-      const res = await client(url, { timeout: { request: timeoutMs }, signal, responseType: 'text' });
-      return res.statusCode === 200 ? String(res.body).slice(0, 1000) : undefined;
-    } catch {
-      return undefined;
-    }
-  },
+  getText: (url, timeoutMs, signal) => getText(url, timeoutMs, signal),
 
   // Content checks: node:http, see content-client.ts for why.
   getDigest: (url, limit, timeoutMs, signal) => getDigest(url, limit, timeoutMs * 4, signal),
@@ -146,5 +148,5 @@ function failure(err: unknown, timeoutMs: number): { kind: ProbeFailureKind; mes
   if (name === 'AbortError' || code === 'ERR_ABORTED' || code === 'ABORT_ERR') return { kind: 'aborted', message: 'aborted' };
   if (code === 'ETIMEDOUT' || name === 'TimeoutError') return { kind: 'timeout', message: `timeout after ${timeoutMs} ms` };
   if (code === 'ECONNREFUSED') return { kind: 'refused', message: 'connection refused' };
-  return { kind: 'network', message: code ?? (err as Error).message };
+  return { kind: kindOf(code), message: code ?? (err as Error).message };
 }

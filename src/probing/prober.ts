@@ -22,6 +22,8 @@ import { CheckQueue } from './check-queue.js';
 const PROBE_FILES_MS = 5 * 60_000;
 const SAMPLE_PLAN_MS = 10 * 60_000;
 const SAMPLE_PLANS_KEPT = 2000;
+/** How long probing rests after a local resource error (EMFILE and the like). */
+export const PAUSE_MS = 5000;
 
 export interface ProberDeps {
   readonly config: () => Config;
@@ -56,6 +58,11 @@ export class Prober {
   private readonly unwritten: (() => void)[] = [];
   /** Failed writes since start, and when the last was logged (logged at most once a minute). */
   persistFailures = 0;
+  /** Times probing paused for a local resource error. */
+  pauses = 0;
+  private pausedUntil = -Infinity;
+  private pauseReason = '';
+  private pauseLoggedAt = -Infinity;
   private persistLoggedAt = -Infinity;
   private samplePlans = new Map<string, { copy: FileStat; at: number; plan: CheckPlan; ours: Promise<LocalRead<Buffer[]>> }>();
   private probeFiles: { at: number; small: FileEntry | undefined; large: FileEntry | undefined } = { at: -Infinity, small: undefined, large: undefined };
@@ -72,6 +79,7 @@ export class Prober {
     const config = this.deps.config();
     if (!config.probe.enabled || this.abort.signal.aborted) return;
     const now = this.deps.now();
+    if (now < this.pausedUntil) return;
     for (const mirror of config.mirrors) {
       if (this.healthInFlight >= config.probe.concurrency) break;
       if (!mirror.enabled) continue;
@@ -93,6 +101,27 @@ export class Prober {
         this.checksInFlight -= 1;
       }));
     }
+  }
+
+  /**
+   * A probe failed for a reason of our own (out of file descriptors, ports or buffers): no mirror is
+   * judged on it. Probing and checks stop for PAUSE_MS, and the log says why (at most once a minute).
+   */
+  private pause(reason: string): void {
+    const now = this.deps.now();
+    this.pausedUntil = now + PAUSE_MS;
+    this.pauses += 1;
+    this.pauseReason = reason;
+    if (now - this.pauseLoggedAt >= 60_000) {
+      this.pauseLoggedAt = now;
+      this.deps.log.error({ reason, pauses: this.pauses },
+        `probing paused: ${reason} is a shortage on this host, not a mirror failure (raise LimitNOFILE or lower http.maxConnections)`);
+    }
+  }
+
+  /** Why probing is paused now, or undefined. */
+  get pausedBecause(): string | undefined {
+    return this.deps.now() < this.pausedUntil ? this.pauseReason : undefined;
   }
 
   /** Content checks in flight (queued and urgent). */
@@ -125,6 +154,11 @@ export class Prober {
     }
     const result = await http.head(mirror.url + encodePath(target.path), config.probe.timeoutMs, signal);
     if (signal.aborted) return;
+    if (!result.ok && result.kind === 'local') {
+      this.pause(result.message);
+      state.nextProbeAt = this.pausedUntil;
+      return;
+    }
     const before = state.health;
     state.health = nextHealth(before, judgeHealthProbe(result, target.size ?? (result.ok ? result.contentLength ?? 0 : 0)), config.probe, now());
     if (state.health.state !== before.state) {
@@ -180,6 +214,7 @@ export class Prober {
     const bytes = Math.min(config.probe.capacityBytes, large.size);
     const r = await this.deps.http.getRange(mirror.url + encodePath(large.path), bytes, config.probe.timeoutMs, this.abort.signal);
     if (this.abort.signal.aborted) return;
+    if (!r.ok && r.kind === 'local') return this.pause(r.message);
     const state = this.deps.states.get(mirror.name);
     const sample = r.ok && r.bytes > 0
       ? { ok: true as const, bytesPerSecond: r.bytes / Math.max(r.transferMs, 1) * 1000, ttfbMs: r.ttfbMs }
@@ -275,6 +310,12 @@ export class Prober {
     return evidence;
   }
 
+  /** A failed fetch: no verdict for an HTTP oddity or a shortage of ours (which pauses probing), else unreachable. */
+  private failed(r: { kind: string; message: string }): Observation | undefined {
+    if (r.kind === 'local') this.pause(r.message);
+    return r.kind === 'http' || r.kind === 'local' ? undefined : { ok: false };
+  }
+
   /** Fetches what the check's plan needs from the mirror and from our copy; undefined = no verdict now. */
   private async observe(mirror: Mirror, file: FileRef): Promise<Observation | undefined> {
     const { config: getConfig, http, local, now } = this.deps;
@@ -289,7 +330,7 @@ export class Prober {
       const ours = await local.sha256(file);
       if (!ours.ok) return this.localChanged(file, ours.changed);
       const r = await http.getDigest(url, file.size, timeoutMs, signal);
-      if (!r.ok) return r.kind === 'http' ? undefined : { ok: false };
+      if (!r.ok) return this.failed(r);
       if (r.status !== 200) return { ok: true, status: r.status, size: undefined, lastModified: r.lastModified };
       return { ok: true, status: 200, size: r.bytes, lastModified: r.lastModified, content: { method: 'sha256', matches: r.sha256 === ours.value } };
     }
@@ -301,7 +342,7 @@ export class Prober {
     if (!ours.ok) return this.localChanged(file, ours.changed);
     const first = answers[0];
     if (first === undefined) return undefined;
-    if (!first.ok) return first.kind === 'http' ? undefined : { ok: false };
+    if (!first.ok) return this.failed(first);
     const base = { ok: true as const, status: first.status, size: first.totalSize, lastModified: first.lastModified };
     if (first.status !== 206 && first.status !== 200) return base;
     if (first.status === 200) return { ...base, content: { method: 'none', why: 'the mirror ignores Range requests' } };
@@ -311,7 +352,7 @@ export class Prober {
       const answer = answers[i];
       const range = plan.ranges[i];
       if (answer === undefined || range === undefined) continue;
-      if (!answer.ok) return answer.kind === 'http' ? undefined : { ok: false };
+      if (!answer.ok) return this.failed(answer);
       if (answer.status !== 206 || answer.offset !== range.offset) return undefined;
       const at = firstDifference(ours.value[i] as Buffer, answer.body, range.offset);
       if (at !== undefined && (mismatchAt === undefined || at < mismatchAt)) mismatchAt = at;

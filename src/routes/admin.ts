@@ -28,6 +28,10 @@ export function adminRoutes(app: FastifyInstance, runtime: Runtime, token: strin
     memoryRssBytes: process.memoryUsage.rss(),
     watch: runtime.watchReport === undefined ? null : { ...runtime.watchReport, directories: runtime.watcher?.directories ?? 0 },
     catalogWritesPending: runtime.catalog.pendingWrites,
+    probePaused: runtime.prober.pausedBecause ?? null,
+    connections: {
+      max: app.connections.maxConnections, refusedPerClient: app.connections.refusedPerClient, refusedTotal: app.connections.refusedTotal,
+    },
   }));
 
   app.get(`${ADMIN_PREFIX}/mirrors`, { onRequest }, async () => runtime.config.mirrors.map((m) => {
@@ -78,11 +82,11 @@ export function adminRoutes(app: FastifyInstance, runtime: Runtime, token: strin
 
   app.get(`${ADMIN_PREFIX}/metrics`, { onRequest }, async (_request, reply) => {
     reply.type('text/plain; version=0.0.4');
-    return renderMetrics(runtime);
+    return renderMetrics(runtime, app);
   });
 }
 
-function renderMetrics(runtime: Runtime): string {
+function renderMetrics(runtime: Runtime, app: FastifyInstance): string {
   const lines: string[] = [];
   const metric = (name: string, type: string, help: string, samples: [string, number][]) => {
     lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
@@ -121,6 +125,11 @@ function renderMetrics(runtime: Runtime): string {
     [['', runtime.locality.active ? 1 : 0]]);
   metric('mirrorgate_config_reloads_total', 'counter', 'Config reloads, by result.',
     [['{result="applied"}', runtime.reloads.applied], ['{result="rejected"}', runtime.reloads.rejected]]);
+  metric('mirrorgate_probe_pauses_total', 'counter', 'Times probing paused because this host ran short of file descriptors, ports or buffers.',
+    [['', runtime.prober.pauses]]);
+  metric('mirrorgate_connections_refused_total', 'counter', 'Connections closed at once: the client had http.maxConnectionsPerClient open, or the server its maximum.',
+    [['{reason="per-client"}', app.connections.refusedPerClient], ['{reason="server-full"}', app.connections.refusedTotal]]);
+  metric('mirrorgate_connections_max', 'gauge', 'Connections the server accepts at once.', [['', app.connections.maxConnections]]);
   metric('mirrorgate_counters_pending', 'gauge', 'Counter rows waiting for the next flush.', [['', runtime.counters.pending]]);
   return `${lines.join('\n')}\n`;
 }
