@@ -134,3 +134,13 @@ export async function rawRequest(port: number, request: string | Buffer, idleMs 
     socket.write(request);
   });
 }
+
+/** waitFor with an asynchronous check (an HTTP request, say); a check that throws counts as false. */
+export async function waitForAsync(check: () => Promise<boolean>, timeoutMs = 5000, stepMs = 50): Promise<boolean> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check().catch(() => false)) return true;
+    if (Date.now() >= until) return false;
+    await new Promise((r) => setTimeout(r, stepMs));
+  }
+}
