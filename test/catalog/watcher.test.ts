@@ -12,7 +12,7 @@ const WAIT = 10_000;
 t.test('files added, replaced rsync-style, removed and moved in whole directories reach the catalog', async (t) => {
   const { app, fixture } = await build(t);
   const catalog = app.mirrorgate.catalog;
-  await waitFor(() => app.mirrorgate.watcher !== undefined && app.mirrorgate.watchReport !== undefined, WAIT);
+  t.ok(await waitFor(() => app.mirrorgate.watcher !== undefined && app.mirrorgate.watchReport !== undefined, WAIT), 'the watcher is set up');
   const repo = fixture.repository;
 
   writeFileSync(join(repo, 'releases/1.0/new.iso'), Buffer.alloc(9000, 1));
@@ -46,7 +46,7 @@ t.test('files added, replaced rsync-style, removed and moved in whole directorie
 
 t.test('a file rebuilt with the same size and mtime is a new copy: its hash and evidence start over', async (t) => {
   const { app, fixture } = await build(t);
-  await waitFor(() => app.mirrorgate.watchReport !== undefined, WAIT);
+  t.ok(await waitFor(() => app.mirrorgate.watchReport !== undefined, WAIT), 'the watcher is set up');
   const file = join(fixture.repository, 'releases/1.0/medium.tar.gz');
   const before = app.mirrorgate.catalog.lookup('releases/1.0/medium.tar.gz');
   const old = statSync(file);
@@ -126,7 +126,7 @@ t.test('a failing database write keeps the change in memory and writes it later'
 
 t.test('a copy replacing another with the same date gets a later Last-Modified and its own ETag: no wrong 304', async (t) => {
   const { app, fixture } = await build(t, { files: { 'README.txt': 100, 'dists/InRelease': 600 } });
-  await waitFor(() => app.mirrorgate.watchReport !== undefined, WAIT);
+  t.ok(await waitFor(() => app.mirrorgate.watchReport !== undefined, WAIT), 'the watcher is set up');
   const file = join(fixture.repository, 'dists/InRelease');
   const first = await app.inject({ url: '/dists/InRelease' });
   const lastModified = String(first.headers['last-modified']);

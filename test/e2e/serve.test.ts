@@ -26,7 +26,10 @@ async function serve(t: Test, fixture: Fixture, extra: string[] = []): Promise<{
   child.stderr?.on('data', (d: Buffer) => { output += d.toString(); });
   const listening = () => /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(output)?.[1];
   await waitFor(() => listening() !== undefined || child.exitCode !== null, 15000);
-  if (extra.includes('--workers')) await waitFor(() => (output.match(/Server listening/g) ?? []).length >= 2 || child.exitCode !== null, 15000);
+  const workers = Number(extra[extra.indexOf('--workers') + 1] ?? 1);
+  if (extra.includes('--workers') && !(await waitFor(() => (output.match(/Server listening/g) ?? []).length >= workers || child.exitCode !== null, 20_000))) {
+    throw new Error(`not every worker listened:\n${output}`);
+  }
   const base = listening();
   if (base === undefined) throw new Error(`server did not start:\n${output}`);
   return { child, base, exited, output: () => output };

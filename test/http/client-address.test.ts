@@ -20,6 +20,14 @@ const cases: [string, string, Record<string, string>, string, boolean?][] = [
   ['Forwarded wins over X-Forwarded-For', '127.0.0.1', { forwarded: 'for=198.51.100.7', 'x-forwarded-for': '5.5.5.5' }, '198.51.100.7'],
   ['X-Forwarded-Proto from a trusted proxy', '127.0.0.1', { 'x-forwarded-for': '198.51.100.7', 'x-forwarded-proto': 'https' }, '198.51.100.7', true],
   ['X-Forwarded-Proto from anyone else is ignored', '203.0.113.9', { 'x-forwarded-proto': 'https' }, '203.0.113.9', false],
+  ['Forwarded proto: the last element (our proxy\'s), not a forged first one', '127.0.0.1',
+    { forwarded: 'for=198.51.100.7;proto=https, for=198.51.100.8;proto=http' }, '198.51.100.8', false],
+  ['Forwarded proto: https in the last element counts', '127.0.0.1',
+    { forwarded: 'for=198.51.100.7;proto=http, for=198.51.100.8;proto=https' }, '198.51.100.8', true],
+  ['X-Forwarded-Proto: the last value, not a forged first one', '127.0.0.1', { 'x-forwarded-for': '198.51.100.7', 'x-forwarded-proto': 'https, http' }, '198.51.100.7', false],
+  ['X-Forwarded-Proto: https as the last value counts', '127.0.0.1', { 'x-forwarded-for': '198.51.100.7', 'x-forwarded-proto': 'http, https' }, '198.51.100.7', true],
+  ['IPv6 spellings are one address', '::1', { 'x-forwarded-for': '2001:DB8:0:0::0:7' }, '2001:db8::7'],
+  ['an IPv4-mapped IPv6 hop in hex is IPv4', '::1', { 'x-forwarded-for': '::ffff:c633:6407' }, '198.51.100.7'],
   ['all hops trusted: the left-most', '127.0.0.1', { 'x-forwarded-for': '10.0.0.1, 10.0.0.2' }, '10.0.0.1'],
 ];
 

@@ -98,6 +98,17 @@ t.test('evidence counts only for the copy it was taken against', async (t) => {
   t.match(fileVerdict(fresh, undefined, file, true, RULES, 3_000_000 + 61_000), { ok: false, reason: 'unverified' }, 'volatile: only a recent check counts');
 });
 
+t.test('volatile files: a sync stamp never vouches, and evidence expires after volatileMaxAgeSeconds', async (t) => {
+  const file = { path: 'dists/stable/InRelease', size: 9000, mtimeMs: 1_000_000, ctimeMs: 1_000_000 };
+  const stamp = 2_000_000; // a sync after the file's mtime
+  t.match(fileVerdict(undefined, stamp, file, false, RULES, 3_000_000), { ok: true }, 'a stable file: the stamp vouches');
+  t.match(fileVerdict(undefined, stamp, file, true, RULES, 3_000_000), { ok: false, reason: 'unverified' }, 'volatile: the stamp does not');
+  const checked: Evidence = { status: 'fresh', size: 9000, mtimeMs: 1_000_000, ctimeMs: 1_000_000, checkedAt: 3_000_000, method: 'sha256', detail: '' };
+  t.match(fileVerdict(checked, stamp, file, true, RULES, 3_000_000 + 59_000), { ok: true }, 'checked 59 s ago of 60');
+  t.match(fileVerdict(checked, stamp, file, true, RULES, 3_000_000 + 60_000), { ok: false, reason: 'unverified' }, 'checked 60 s ago: too old');
+  t.match(fileVerdict(checked, stamp, file, true, { ...RULES, volatileMaxAgeSeconds: 600 }, 3_000_000 + 300_000), { ok: true }, 'the setting decides');
+});
+
 t.test('what a check fetches: the whole copy for small and volatile files, head, tail and random ranges for large ones', async (t) => {
   t.same(planCheck({ size: 1 << 20, mtimeMs: 0, ctimeMs: 0 }, false, RULES, () => 0.5), { method: 'sha256' });
   t.same(planCheck({ size: 50 << 20, mtimeMs: 0, ctimeMs: 0 }, true, RULES, () => 0.5), { method: 'sha256' });

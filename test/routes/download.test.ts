@@ -204,3 +204,40 @@ t.test('a failing handler answers 500 and its error reaches the log', async (t) 
   t.equal(logged?.obj.url, '/_mirrorgate/boom');
   t.equal((logged?.obj.err as Error).message, 'boom');
 });
+
+t.test('IPv6 clients on the request path keep to IPv6-capable mirrors; IPv4 clients get both', async (t) => {
+  const mirrors = [{ name: 'v4only', url: 'https://v4.example.org/', ipv6: false }, { name: 'dual', url: 'https://dual.example.org/' }];
+  const { app } = await build(t, { config: { mirrors, rateLimit: { enabled: false } } });
+  const seen = { v6: new Set<string>(), v4: new Set<string>() };
+  for (let i = 0; i < 40; i++) {
+    const v6 = await app.inject({ url: '/releases/1.0/big.iso', remoteAddress: `2001:db8:${i.toString(16)}::1` });
+    seen.v6.add(String(v6.headers['x-mirrorgate-mirror']));
+    const behindProxy = await app.inject({ url: '/releases/1.0/big.iso', remoteAddress: '127.0.0.1', headers: { 'x-forwarded-for': `2001:db8:${i.toString(16)}::2` } });
+    seen.v6.add(String(behindProxy.headers['x-mirrorgate-mirror']));
+    const v4 = await app.inject({ url: '/releases/1.0/big.iso', remoteAddress: `198.${i + 1}.100.1` });
+    seen.v4.add(String(v4.headers['x-mirrorgate-mirror']));
+  }
+  t.same([...seen.v6], ['dual']);
+  t.same([...seen.v4].sort(), ['dual', 'v4only']);
+});
+
+t.test('IPv6 clients are rate-limited per /64, whatever the spelling', async (t) => {
+  const { app } = await build(t, { config: { mirrors: DEFAULT_MIRRORS, rateLimit: { max: 3, windowSeconds: 60 } } });
+  const from = (ip: string) => app.inject({ url: '/releases/1.0/big.iso', remoteAddress: '127.0.0.1', headers: { 'x-forwarded-for': ip } });
+  t.equal((await from('2001:db8:1:2::1')).statusCode, 302);
+  t.equal((await from('2001:DB8:1:2:0:0:0:1')).statusCode, 302, 'another spelling, the same budget');
+  t.equal((await from('2001:db8:1:2:ffff::9')).statusCode, 302, 'another host in the /64');
+  t.equal((await from('2001:db8:1:2::abcd')).statusCode, 429, 'the /64 used its budget');
+  t.equal((await from('2001:db8:1:3::1')).statusCode, 302, 'the next /64 has its own');
+});
+
+t.test('a volatile file is never sent to fallbackUrl: served from the repository', async (t) => {
+  const { app } = await build(t, {
+    config: { mirrors: DEFAULT_MIRRORS, fallbackUrl: 'https://master.example.org/files' },
+    files: { 'dists/stable/InRelease': 9000, 'big.iso': 9000 },
+  });
+  const volatile = await app.inject({ url: '/dists/stable/InRelease?avoid=eu,us' });
+  t.equal(volatile.statusCode, 200);
+  t.equal(volatile.headers['x-mirrorgate-mirror'], '_local');
+  t.equal((await app.inject({ url: '/big.iso?avoid=eu,us' })).headers['x-mirrorgate-mirror'], '_fallback', 'a stable file does go there');
+});
