@@ -316,7 +316,10 @@ function checkBaseUrl(text: string, path: string, problems: Problem[]): string |
 
 function shapeProblem(e: ErrorObject): Problem {
   const base = pointerToPath(e.instancePath);
-  const join = (key: string) => (base === '(root)' ? key : `${base}.${key}`);
+  const join = (key: string) => {
+    const name = /^[A-Za-z0-9_$-]+$/.test(key) ? key : JSON.stringify(key); // "" and odd keys quoted
+    return base === '(root)' ? name : `${base}.${name}`;
+  };
   const params = e.params as Record<string, unknown>;
   switch (e.keyword) {
     case 'additionalProperties':
