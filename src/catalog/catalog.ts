@@ -262,6 +262,22 @@ export class Catalog {
     return counts;
   }
 
+  /**
+   * The database was replaced under us (runtime/runtime.ts): writes the whole catalog from memory, which
+   * is the truth, and tells other processes to load it all.
+   */
+  rewriteAll(): void {
+    statement(this.db, 'DELETE FROM files').run();
+    for (const path of this.files.slots.keys()) this.unpersisted.add(path);
+    this.persist([], []);
+  }
+
+  /** The database was replaced under us: follow its log from its start, whatever we had read before. */
+  followAfresh(): void {
+    this.watermark = 0;
+    this.version = '(reopened)';
+  }
+
   /** Retries db writes that failed earlier (called by the runtime's loop). */
   retryPersist(): void {
     if (this.unpersisted.size > 0) this.persist([], []);

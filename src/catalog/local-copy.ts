@@ -19,12 +19,14 @@ const HASHES_KEPT = 10_000;
 const CHUNK = 1 << 20;
 
 export class LocalCopy {
-  private readonly cachedHash;
   /** sha256 of copies hashed here, by path (dropped wholesale past HASHES_KEPT). */
   private hashes = new Map<string, { copy: FileStat; sha256: string }>();
 
-  constructor(db: Db, private readonly root: () => string) {
-    this.cachedHash = statement(db, 'SELECT sha256 FROM files WHERE path = ? AND size = ? AND mtime_ms = ? AND ctime_ms = ? -- pluck').pluck();
+  constructor(private readonly db: Db, private readonly root: () => string) {}
+
+  /** Looked up per use, not held: the connection behind `db` can be replaced (DbFile). */
+  private get cachedHash() {
+    return statement(this.db, 'SELECT sha256 FROM files WHERE path = ? AND size = ? AND mtime_ms = ? AND ctime_ms = ? -- pluck').pluck();
   }
 
   async sha256(file: FileRef): Promise<LocalRead<string>> {

@@ -16,13 +16,16 @@ export interface TargetStats {
 }
 
 export class CounterStore {
-  private readonly addMinute;
-  private readonly addHour;
+  // Statements are looked up per use (a Map lookup), not held: the connection behind `db` can be replaced (DbFile).
+  constructor(private readonly db: Db) {}
 
-  constructor(private readonly db: Db) {
-    this.addMinute = statement(db, `INSERT INTO counter_minutes (minute, target, requests, bytes) VALUES (?, ?, ?, ?)
+  private get addMinute() {
+    return statement(this.db, `INSERT INTO counter_minutes (minute, target, requests, bytes) VALUES (?, ?, ?, ?)
       ON CONFLICT(minute, target) DO UPDATE SET requests = requests + excluded.requests, bytes = bytes + excluded.bytes`);
-    this.addHour = statement(db, `INSERT INTO counter_hours (hour, target, requests, bytes) VALUES (?, ?, ?, ?)
+  }
+
+  private get addHour() {
+    return statement(this.db, `INSERT INTO counter_hours (hour, target, requests, bytes) VALUES (?, ?, ?, ?)
       ON CONFLICT(hour, target) DO UPDATE SET requests = requests + excluded.requests, bytes = bytes + excluded.bytes`);
   }
 

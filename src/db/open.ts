@@ -1,10 +1,10 @@
 // Opens the SQLite database (WAL, so the CLI can read while the server writes) and brings its schema up
 // to date from migrations/. Every other module gets the handle from here.
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { migrate, type MigrationReport } from './migrate.js';
-import { statement } from './statements.js';
+import { statement, retireStatements } from './statements.js';
 
 export { statement } from './statements.js';
 
@@ -38,4 +38,67 @@ export function readMeta(db: Db, key: string): string | undefined {
 
 export function writeMeta(db: Db, key: string, value: string): void {
   statement(db, 'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, value);
+}
+
+/**
+ * A database file that is watched for being deleted or replaced under the running process (an operator's
+ * `rm`, a restore from backup). SQLite keeps writing to the open, unlinked inode, so every count would be
+ * lost without a word. `db` stays the same object for every module that holds it; reopen() points it at
+ * a new connection to whatever file is at the path now, migrated.
+ */
+export class DbFile {
+  readonly db: Db;
+  private current: Db;
+  private identity: string;
+
+  constructor(readonly file: string) {
+    const opened = openDb(file);
+    this.current = opened.db;
+    this.migrations = opened.migrations;
+    this.identity = identityOf(file);
+    const self = this;
+    // Every property and method is the current connection's, bound to it (native methods check `this`).
+    this.db = new Proxy(opened.db, {
+      get(_target, prop) {
+        const value: unknown = Reflect.get(self.current, prop, self.current);
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(self.current) : value;
+      },
+    });
+  }
+
+  readonly migrations: MigrationReport;
+
+  /** 'missing' or 'replaced' when the path no longer names the file that is open; undefined when it does. */
+  changed(): 'missing' | 'replaced' | undefined {
+    if (this.file === ':memory:') return undefined;
+    const now = identityOf(this.file);
+    if (now === this.identity) return undefined;
+    return now === '' ? 'missing' : 'replaced';
+  }
+
+  /** Opens (creating and migrating) whatever is at the path now, and retires the old connection. */
+  reopen(): MigrationReport {
+    const opened = openDb(this.file);
+    const old = this.current;
+    retireStatements(this.db);
+    this.current = opened.db;
+    this.identity = identityOf(this.file);
+    try {
+      old.close();
+    } catch { /* the old file may be gone or broken: nothing to keep */ }
+    return opened.migrations;
+  }
+
+  close(): void {
+    this.current.close();
+  }
+}
+
+function identityOf(file: string): string {
+  try {
+    const s = statSync(file);
+    return `${s.dev}:${s.ino}`;
+  } catch {
+    return '';
+  }
 }

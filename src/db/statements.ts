@@ -28,3 +28,14 @@ export function statement(db: Database.Database, sql: string): Database.Statemen
   return stmt;
 }
 
+
+/** Statements of connections that were replaced: kept, never left to the GC (see above). */
+const retired: Map<string, Database.Statement>[] = [];
+
+/** Drops `db`'s statements from the registry (its connection was swapped for a new one), keeping them alive. */
+export function retireStatements(db: Database.Database): void {
+  const map = statements.get(db);
+  if (map === undefined) return;
+  retired.push(map);
+  statements.delete(db);
+}

@@ -24,23 +24,31 @@ export interface EventRow {
 }
 
 export class ProbeStore {
-  private readonly upsertHealth;
-  private readonly insertEvent;
-  private readonly upsertEvidence;
-  // Read by workers every 500 ms: compiled once.
-  private readonly allHealth;
-  private readonly evidenceFrom;
+  // Statements are looked up per use (a Map lookup), not held: the connection behind `db` can be replaced (DbFile).
+  constructor(private readonly db: Db) {}
 
-  constructor(private readonly db: Db) {
-    this.allHealth = statement(db, 'SELECT * FROM mirror_health');
-    this.evidenceFrom = statement(db, 'SELECT mirror, path, status, size, mtime_ms, ctime_ms, checked_at, method, detail FROM mirror_files WHERE checked_at >= ?');
-    this.upsertHealth = statement(db, `INSERT INTO mirror_health (mirror, state, reason, since, checked_at, latency_ms, capacity_mbps, sync_stamp)
+  private get allHealth() {
+    return statement(this.db, 'SELECT * FROM mirror_health');
+  }
+
+  private get evidenceFrom() {
+    return statement(this.db, 'SELECT mirror, path, status, size, mtime_ms, ctime_ms, checked_at, method, detail FROM mirror_files WHERE checked_at >= ?');
+  }
+
+  private get upsertHealth() {
+    return statement(this.db, `INSERT INTO mirror_health (mirror, state, reason, since, checked_at, latency_ms, capacity_mbps, sync_stamp)
       VALUES (@mirror, @state, @reason, @since, @checked_at, @latency_ms, @capacity_mbps, @sync_stamp)
       ON CONFLICT(mirror) DO UPDATE SET state = excluded.state, reason = excluded.reason, since = excluded.since,
         checked_at = excluded.checked_at, latency_ms = excluded.latency_ms, capacity_mbps = excluded.capacity_mbps,
         sync_stamp = excluded.sync_stamp`);
-    this.insertEvent = statement(db, 'INSERT INTO mirror_events (at, mirror, from_state, to_state, reason) VALUES (?, ?, ?, ?, ?)');
-    this.upsertEvidence = statement(db, `INSERT INTO mirror_files (mirror, path, status, size, mtime_ms, ctime_ms, checked_at, method, detail)
+  }
+
+  private get insertEvent() {
+    return statement(this.db, 'INSERT INTO mirror_events (at, mirror, from_state, to_state, reason) VALUES (?, ?, ?, ?, ?)');
+  }
+
+  private get upsertEvidence() {
+    return statement(this.db, `INSERT INTO mirror_files (mirror, path, status, size, mtime_ms, ctime_ms, checked_at, method, detail)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT(mirror, path) DO UPDATE SET status = excluded.status, size = excluded.size, mtime_ms = excluded.mtime_ms,
         ctime_ms = excluded.ctime_ms, checked_at = excluded.checked_at, method = excluded.method, detail = excluded.detail`);

@@ -29,6 +29,7 @@ export function adminRoutes(app: FastifyInstance, runtime: Runtime, token: strin
     watch: runtime.watchReport === undefined ? null : { ...runtime.watchReport, directories: runtime.watcher?.directories ?? 0 },
     catalogWritesPending: runtime.catalog.pendingWrites,
     probePaused: runtime.prober.pausedBecause ?? null,
+    dbReopens: runtime.dbReopens,
     connections: {
       max: app.connections.maxConnections, refusedPerClient: app.connections.refusedPerClient, refusedTotal: app.connections.refusedTotal,
     },
@@ -125,6 +126,7 @@ function renderMetrics(runtime: Runtime, app: FastifyInstance): string {
     [['', runtime.locality.active ? 1 : 0]]);
   metric('mirrorgate_config_reloads_total', 'counter', 'Config reloads, by result.',
     [['{result="applied"}', runtime.reloads.applied], ['{result="rejected"}', runtime.reloads.rejected]]);
+  metric('mirrorgate_db_reopens_total', 'counter', 'Times the database file was found deleted or replaced and opened anew.', [['', runtime.dbReopens]]);
   metric('mirrorgate_probe_pauses_total', 'counter', 'Times probing paused because this host ran short of file descriptors, ports or buffers.',
     [['', runtime.prober.pauses]]);
   metric('mirrorgate_connections_refused_total', 'counter', 'Connections closed at once: the client had http.maxConnectionsPerClient open, or the server its maximum.',

@@ -1,7 +1,7 @@
 // The composition root of a running mirrorgate, free of Fastify: the database, the current config, the
 // catalog, the counters and the background loops that keep them fresh. The HTTP layer reads from it; the
 // CLI's offline commands use the same pieces directly.
-import { openDb, readMeta, writeMeta, type Db } from '../db/open.js';
+import { DbFile, readMeta, writeMeta, type Db } from '../db/open.js';
 import { formatProblems, loadConfigFile, loadConfigOrThrow, type Config, type ConfigResult, type Mirror } from '../config/load.js';
 import { Catalog, type FileEntry, type PathUpdate, type ScanReport } from '../catalog/catalog.js';
 import { Hasher } from '../catalog/hasher.js';
@@ -55,6 +55,8 @@ const GEO_REFRESH_MS = 30_000;
 const PROBE_TICK_MS = 250;
 /** How often a worker reads the primary's health and evidence: "every worker sees it within a second". */
 const PROBE_SYNC_MS = 500;
+/** How often the database file is looked for (deleted or replaced under us). */
+const DB_CHECK_MS = 1000;
 
 export class Runtime implements SelectionContext {
   config: Config;
@@ -86,7 +88,13 @@ export class Runtime implements SelectionContext {
   watcher: RepositoryWatcher | undefined;
   watchReport: WatchReport | undefined;
 
-  private constructor(readonly db: Db, config: Config, private readonly options: RuntimeOptions, readonly log: Log) {
+  readonly db: Db;
+  /** Times the database file was found deleted or replaced and opened anew. */
+  dbReopens = 0;
+
+  private constructor(private readonly dbFile: DbFile, config: Config, private readonly options: RuntimeOptions, readonly log: Log) {
+    const db = dbFile.db;
+    this.db = db;
     this.config = config;
     this.trusted = new TrustList(config.trustProxy);
     this.adminAllowed = new TrustList(config.admin.allow);
@@ -117,17 +125,18 @@ export class Runtime implements SelectionContext {
   /** Loads config and catalog; scans first when the db has no catalog for this repository yet. */
   static async start(options: RuntimeOptions): Promise<Runtime> {
     const config = await loadConfigOrThrow(options.configPath);
-    const { db, migrations } = openDb(options.dbPath);
+    const dbFile = new DbFile(options.dbPath);
+    const migrations = dbFile.migrations;
     const log = options.log;
     if (migrations.applied.length > 0) log.info({ migrations: migrations.applied, version: migrations.to }, 'database migrated');
-    const runtime = new Runtime(db, config, options, log);
+    const runtime = new Runtime(dbFile, config, options, log);
     runtime.catalog.load();
     await runtime.locality.refresh();
     if (runtime.role !== 'worker') {
       // Watch first, then scan: a change in between is seen by one or the other.
       const first = runtime.watchRepository().then(() => runtime.rescan()).catch(() => undefined); // a missing repository is logged, not fatal
       // A catalog of this repository persisted by an earlier run answers at once; the scan refreshes it.
-      if (readMeta(db, 'catalog_root') !== config.repository || runtime.catalog.size === 0) await first;
+      if (readMeta(runtime.db, 'catalog_root') !== config.repository || runtime.catalog.size === 0) await first;
     }
     runtime.startLoops();
     runtime.configWatcher?.start();
@@ -266,6 +275,27 @@ export class Runtime implements SelectionContext {
     return this.scanning;
   }
 
+  /**
+   * The database file deleted or replaced under the running process: reported, then opened anew (and
+   * migrated), so counts from now on land in the file at the path. The primary rewrites the catalog
+   * from memory; every process reads the new file's logs from their start.
+   */
+  checkDatabase(): void {
+    const change = this.dbFile.changed();
+    if (change === undefined) return;
+    this.log.error({ db: this.dbFile.file, change },
+      `the database file was ${change === 'missing' ? 'deleted' : 'replaced'} under the running server; opening it anew`);
+    const migrations = this.dbFile.reopen();
+    this.dbReopens += 1;
+    this.evidenceWatermark = 0;
+    this.catalog.followAfresh();
+    if (this.role !== 'worker') {
+      this.catalog.rewriteAll();
+      writeMeta(this.db, 'catalog_root', this.config.repository);
+    }
+    this.log.warn({ db: this.dbFile.file, migrations: migrations.applied, files: this.catalog.size }, 'database reopened; counting goes on in the new file');
+  }
+
   /** Writes counted requests to SQLite; on failure they stay in memory for the next try. */
   flush(): void {
     const tallies = this.counters.drain();
@@ -327,6 +357,7 @@ export class Runtime implements SelectionContext {
   private startLoops(): void {
     const onError = (what: string) => (err: unknown) => this.log.error({ err: (err as Error).message }, `${what} failed`);
     const loop = (ms: () => number, work: () => unknown, what: string) => this.loops.push(new Loop(ms, work, onError(what)).start());
+    loop(() => DB_CHECK_MS, () => this.checkDatabase(), 'database check');
     loop(() => this.config.counters.flushIntervalMs, () => this.flush(), 'counter flush');
     loop(() => CATALOG_POLL_MS, () => {
       if (this.catalog.follow()) this.log.debug({ files: this.catalog.size }, 'catalog follows changes written elsewhere');
