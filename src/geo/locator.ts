@@ -59,6 +59,11 @@ export class GeoLocator {
     return this.city.some((f) => f.loaded);
   }
 
+  /** Lookups that threw, over every file. */
+  get lookupErrors(): number {
+    return this.files().reduce((sum, f) => sum + f.lookupErrors, 0);
+  }
+
   describe(): { path: string; loaded: boolean; problem: string | undefined }[] {
     return this.files().map((f) => ({ path: f.path, loaded: f.loaded, problem: f.problem }));
   }
@@ -102,6 +107,7 @@ function safeGet<T>(file: MmdbFile, ip: string, family: 4 | 6, read: (record: un
   try {
     return read(file.get(ip, family));
   } catch {
+    file.lookupErrors += 1;
     return undefined; // a corrupt node: no answer rather than a failed request
   }
 }

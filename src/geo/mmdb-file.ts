@@ -4,8 +4,13 @@
 import { stat } from 'node:fs/promises';
 import maxmind, { type Reader, type Response } from 'maxmind';
 
+/** Lookups a new file must answer, spread over the address space, before it replaces the current one. */
+const VERIFY_LOOKUPS = 4096;
+
 export class MmdbFile {
   private reader: Reader<Response> | null = null;
+  /** Lookups that threw (a corrupt node the verification did not reach). */
+  lookupErrors = 0;
   private stamp = '';
   /** Why the file is not usable, for logs and /_mirrorgate/health; undefined when it is. */
   problem: string | undefined = 'not loaded yet';
@@ -34,13 +39,46 @@ export class MmdbFile {
     }
     if (stamp === this.stamp) return false;
     try {
-      this.reader = await maxmind.open<Response>(this.path);
+      const reader = await maxmind.open<Response>(this.path);
+      verify(reader);
+      // Only a file that opened and answered every sample replaces the one in use.
+      this.reader = reader;
       this.stamp = stamp;
       this.problem = undefined;
       return true;
     } catch (err) {
-      this.problem = `cannot open ${this.path}: ${(err as Error).message}`;
+      this.problem = this.reader === null
+        ? `cannot open ${this.path}: ${(err as Error).message}`
+        : `refused the new ${this.path}, still using the one loaded before: ${(err as Error).message}`;
       return false;
+    }
+  }
+}
+
+/**
+ * Looks up VERIFY_LOOKUPS addresses spread over the whole IPv4 space (and as many IPv6 ones in 2000::/3
+ * for an IPv6 file): a file whose metadata and search tree are intact but whose data is corrupt throws
+ * or answers non-records for many of them. Throws what it found.
+ */
+export function verify(reader: Reader<Response>): void {
+  const addresses: string[] = [];
+  for (let i = 0; i < VERIFY_LOOKUPS; i++) {
+    const n = (Math.imul(i, 2654435761) >>> 0) ^ (i << 7);
+    addresses.push(`${(n >>> 24) & 255}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`);
+    if (reader.metadata.ipVersion === 6) {
+      const hex = (x: number) => (x & 0xffff).toString(16);
+      addresses.push(`${hex(0x2000 | ((n >>> 16) & 0x1fff))}:${hex(n)}:${hex(n >>> 5)}:${hex(i)}::1`);
+    }
+  }
+  for (const ip of addresses) {
+    let record: unknown;
+    try {
+      record = reader.get(ip);
+    } catch (err) {
+      throw new Error(`corrupt data: the lookup of ${ip} failed (${(err as Error).message})`, { cause: err });
+    }
+    if (record !== null && (typeof record !== 'object' || Array.isArray(record))) {
+      throw new Error(`corrupt data: ${ip} has a ${Array.isArray(record) ? 'list' : typeof record} where a record belongs`);
     }
   }
 }

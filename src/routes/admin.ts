@@ -24,6 +24,7 @@ export function adminRoutes(app: FastifyInstance, runtime: Runtime, token: strin
     enabled: runtime.config.mirrors.filter((m) => m.enabled).length,
     scanning: runtime.scanInProgress,
     geoip: runtime.locality.active,
+    geoipLookupErrors: runtime.locality.lookupErrors,
     role: runtime.role,
     memoryRssBytes: process.memoryUsage.rss(),
     watch: runtime.watchReport === undefined ? null : { ...runtime.watchReport, directories: runtime.watcher?.directories ?? 0 },
@@ -124,6 +125,8 @@ function renderMetrics(runtime: Runtime, app: FastifyInstance): string {
     [['', runtime.catalog.pendingWrites]]);
   metric('mirrorgate_geoip_active', 'gauge', '1 when a location database is loaded and locality is on.',
     [['', runtime.locality.active ? 1 : 0]]);
+  metric('mirrorgate_geoip_lookup_errors_total', 'counter', 'Location lookups that failed on a corrupt database node (answered as "unknown place").',
+    [['', runtime.locality.lookupErrors]]);
   metric('mirrorgate_config_reloads_total', 'counter', 'Config reloads, by result.',
     [['{result="applied"}', runtime.reloads.applied], ['{result="rejected"}', runtime.reloads.rejected]]);
   metric('mirrorgate_db_reopens_total', 'counter', 'Times the database file was found deleted or replaced and opened anew.', [['', runtime.dbReopens]]);

@@ -61,6 +61,11 @@ export class Locality {
     if (result.changed) this.plans = new Map();
   }
 
+  /** For health/metrics: lookups that failed on a corrupt database node. */
+  get lookupErrors(): number {
+    return this.locator?.lookupErrors ?? 0;
+  }
+
   /** For health/metrics: is locality on? */
   get active(): boolean {
     return this.locator?.active ?? false;

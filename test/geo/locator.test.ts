@@ -1,5 +1,6 @@
 import t from 'tap';
-import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import maxmind from 'maxmind';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GeoLocator, shippedCityDatabases } from '../../src/geo/locator.js';
@@ -82,4 +83,34 @@ t.test('a missing database: no locality, then picked up without a restart when i
   t.match(await late.refresh(), { changed: true, problems: [] });
   t.ok(late.active);
   t.match(late.locate('8.8.8.8'), { country: 'US' }, 'the cached "nowhere" answer was dropped');
+});
+
+t.test('a new database with intact metadata but corrupt data is refused; the one in use stays', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'mirrorgate-geo-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'city.mmdb');
+  const good = shippedCityDatabases()[0] as string;
+  copyFileSync(good, file);
+  const locator = new GeoLocator({ city: [file], asn: undefined, cacheSize: 100 });
+  t.match(await locator.refresh(), { changed: true, problems: [] });
+  t.match(locator.locate('8.8.8.8'), { country: 'US' });
+  // The data section (after the search tree and its 16-byte separator) overwritten with noise; the
+  // metadata at the end is untouched, so the file still opens.
+  const reader = await maxmind.open(good);
+  const treeBytes = (reader.metadata.nodeCount * reader.metadata.recordSize * 2) / 8;
+  const bytes = readFileSync(good);
+  const metadataAt = bytes.lastIndexOf(Buffer.from('\xab\xcd\xefMaxMind.com', 'latin1'));
+  let x = 12345;
+  for (let i = treeBytes + 16; i < metadataAt; i += 3) {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    bytes[i] = x >>> 24;
+  }
+  const corrupt = join(dir, 'corrupt.mmdb');
+  writeFileSync(corrupt, bytes);
+  renameSync(corrupt, file);
+  const result = await locator.refresh();
+  t.equal(result.changed, false, 'not swapped in');
+  t.match(result.problems, [/refused the new .*city\.mmdb, still using the one loaded before: corrupt data/]);
+  t.match(locator.locate('1.1.1.1'), { country: 'AU' }, 'the good database still answers');
+  t.equal(locator.lookupErrors, 0);
 });
