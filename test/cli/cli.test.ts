@@ -31,9 +31,9 @@ t.test('check: exit 0 with a summary, or exit 1 with every problem and its path'
   writeConfig(fx.configPath, { mirrors: [{ name: 'x', url: 'ftp://x', weight: 0, country: 'Germany' }] });
   const bad = await cli(['check'], { MIRRORGATE_CONFIG: fx.configPath });
   t.equal(bad.code, 1);
-  t.match(bad.stderr, /mirrors\[0\]\.weight: must be > 0/);
-  t.match(bad.stderr, /mirrors\[0\]\.url: "ftp:\/\/x" must use http or https/);
-  t.match(bad.stderr, /mirrors\[0\]\.country: "Germany" is not an ISO 3166-1/);
+  t.match(bad.stderr, /mirrors\[0\]\.weight \(line \d+\): must be > 0/);
+  t.match(bad.stderr, /mirrors\[0\]\.url \(line \d+\): "ftp:\/\/x" must use http or https/);
+  t.match(bad.stderr, /mirrors\[0\]\.country \(line \d+\): "Germany" is not an ISO 3166-1/);
   writeFileSync(fx.configPath, '{');
   t.match(await cli(['check', '--config', fx.configPath]), { code: 1, stderr: /not valid JSON/ });
   t.match(await cli(['check', '--config', join(fx.dir, 'none.json')]), { code: 1, stderr: /cannot read config/ });
