@@ -4,6 +4,13 @@
 import { stat } from 'node:fs/promises';
 import maxmind, { type Reader, type Response } from 'maxmind';
 
+/**
+ * Readers opened and verified, by path and stamp: a reload that rebuilds the locator, or a second app in
+ * one process (the tests), reuses the 60 MB file in memory instead of reading and verifying it again.
+ */
+const opened = new Map<string, Reader<Response>>();
+const OPENED_KEPT = 4;
+
 /** Lookups a new file must answer, spread over the address space, before it replaces the current one. */
 const VERIFY_LOOKUPS = 4096;
 
@@ -32,15 +39,21 @@ export class MmdbFile {
     let stamp: string;
     try {
       const s = await stat(this.path);
-      stamp = `${s.size}:${s.mtimeMs}`;
+      stamp = `${s.ino}:${s.size}:${s.mtimeMs}`;
     } catch (err) {
       this.problem = `cannot read ${this.path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`;
       return false;
     }
     if (stamp === this.stamp) return false;
     try {
-      const reader = await maxmind.open<Response>(this.path);
-      verify(reader);
+      const key = `${this.path}\0${stamp}`;
+      let reader = opened.get(key);
+      if (reader === undefined) {
+        reader = await maxmind.open<Response>(this.path);
+        verify(reader);
+        if (opened.size >= OPENED_KEPT) opened.delete(opened.keys().next().value as string);
+        opened.set(key, reader);
+      }
       // Only a file that opened and answered every sample replaces the one in use.
       this.reader = reader;
       this.stamp = stamp;

@@ -1,50 +1,11 @@
 // Probing against real HTTP mirrors on 127.0.0.1 that the tests switch between behaviours.
-import t, { type Test } from 'tap';
-import { readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import t from 'tap';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startMirrorServer, type MirrorServer } from '../../src/demo/mirror-server.js';
 import { openDb, statement } from '../../src/db/open.js';
 import { main } from '../../src/cli/main.js';
-import { build, makeFixture, waitFor, writeConfig, writeFiles, type Fixture } from '../helper.js';
-
-const PROBE = { enabled: true, intervalSeconds: 1, timeoutMs: 400, failuresToDown: 3, successesToUp: 2, maxBackoffSeconds: 2, capacityEveryRounds: 0 };
-
-async function setup(t: Test, over: { probe?: object; mirrors?: object; config?: Record<string, unknown>; files?: Record<string, number> } = {}) {
-  const fixture: Fixture = makeFixture(t, { files: over.files });
-  const a = await startMirrorServer(fixture.repository);
-  const b = await startMirrorServer(fixture.repository);
-  t.teardown(() => Promise.all([a.close(), b.close()]));
-  writeConfig(fixture.configPath, {
-    mirrors: [{ name: 'a', url: a.url, ...over.mirrors }, { name: 'b', url: b.url, ...over.mirrors }],
-    probe: { ...PROBE, ...over.probe },
-    rateLimit: { enabled: false },
-    ...over.config,
-  });
-  const { app } = await build(t, { fixture });
-  const health = (name: string) => app.mirrorgate.states.get(name).health;
-  if (!(await waitFor(() => health('a').state === 'up' && health('b').state === 'up', 10_000))) throw new Error('the mirrors did not come up');
-  return { app, fixture, a, b, health };
-}
-
-/** Which target answers `path` for `n` different clients. */
-async function spread(app: Awaited<ReturnType<typeof setup>>['app'], path: string, n = 40): Promise<Map<string, number>> {
-  const seen = new Map<string, number>();
-  for (let i = 0; i < n; i++) {
-    const res = await app.inject({ url: `/${path}`, remoteAddress: '127.0.0.1', headers: { 'x-forwarded-for': `10.${i}.0.1` } });
-    const who = String(res.headers['x-mirrorgate-mirror']);
-    seen.set(who, (seen.get(who) ?? 0) + 1);
-  }
-  return seen;
-}
-
-async function verified(app: Awaited<ReturnType<typeof setup>>['app'], mirror: string, path: string): Promise<boolean> {
-  return waitFor(() => {
-    void app.inject({ url: `/${path}` }); // asks for the checks, like real traffic does
-    const e = app.mirrorgate.states.get(mirror).evidence.get(path);
-    const now = app.mirrorgate.catalog.lookup(path);
-    return e !== undefined && now !== undefined && e.ctimeMs === now.ctimeMs && e.size === now.size;
-  }, 10_000, 100);
-}
+import { waitFor, writeFiles } from '../helper.js';
+import { setup, spread, verified } from './mirror-fixture.js';
 
 t.test('down after 3 failures with the reason, no redirect to it, up again after 2 successes', async (t) => {
   const { app, a, health, fixture } = await setup(t);
@@ -207,104 +168,3 @@ t.test('a throttled mirror\'s effective capacity falls, and so does its share', 
   t.ok((shares.get('a') ?? 0) < (shares.get('b') ?? 0) / 1.5, `a ${shares.get('a')} vs b ${shares.get('b')}`);
 });
 
-t.test('a failing database write never speeds up probing, and what it could not write is written later', async (t) => {
-  const { app, a } = await setup(t);
-  const db = app.mirrorgate.db;
-  db.exec("CREATE TRIGGER no_health BEFORE UPDATE ON mirror_health BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END");
-  db.exec("CREATE TRIGGER no_health_insert BEFORE INSERT ON mirror_health BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END");
-  db.exec("CREATE TRIGGER no_events BEFORE INSERT ON mirror_events BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END");
-  const probesOf = () => a.log.filter((l) => l.startsWith('HEAD ')).length;
-  const before = probesOf();
-  const started = Date.now();
-  t.ok(await waitFor(() => app.mirrorgate.prober.persistFailures >= 6, 20_000), 'writes fail');
-  a.behaviour = { kind: 'status', status: 503 }; // a transition to record while the disk fails
-  t.ok(await waitFor(() => app.mirrorgate.states.get('a').health.state === 'down', 20_000));
-  const elapsed = (Date.now() - started) / 1000;
-  const probes = probesOf() - before;
-  // 1 s interval (±10%), and back-off once down: never the 250 ms tick.
-  t.ok(probes <= Math.ceil(elapsed / 0.9) + 2, `${probes} probes of a in ${elapsed.toFixed(1)} s at a 1 s interval`);
-  db.exec('DROP TRIGGER no_health; DROP TRIGGER no_health_insert; DROP TRIGGER no_events');
-  const downs = () => (statement(db, "SELECT COUNT(*) AS n FROM mirror_events WHERE mirror = 'a' AND to_state = 'down'").get() as { n: number }).n;
-  t.ok(await waitFor(() => downs() === 1, 20_000), 'the transition made while the disk failed is written once it works again');
-  const stored = () => (statement(db, "SELECT state FROM mirror_health WHERE mirror = 'a'").get() as { state: string } | undefined)?.state;
-  t.ok(await waitFor(() => stored() === 'down', 20_000), 'and its health row at its next round');
-});
-
-t.test('running out of file descriptors here pauses probing and blames no mirror', async (t) => {
-  const { app, fixture, a, b, health } = await setup(t);
-  const { spawn } = await import('node:child_process');
-  const { openSync, closeSync, mkdirSync } = await import('node:fs');
-  const [, soft = '1024', hard = '1024'] = /^Max open files\s+(\d+)\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8')) ?? [];
-  // Lowering is easy; raising again needs a process, and spawning one needs descriptors. So a helper is
-  // started first, and told to restore the limit by a directory appearing (mkdir needs no descriptor).
-  const flag = join(fixture.dir, 'restore');
-  const restorer = spawn('sh', ['-c', `while [ ! -d '${flag}' ]; do sleep 0.05; done; prlimit --pid ${process.pid} --nofile=${soft}:${hard}`], { stdio: 'ignore' });
-  const restored = new Promise((resolve) => restorer.on('exit', resolve));
-  t.teardown(() => { mkdirSync(flag, { recursive: true }); });
-  const { execFileSync } = await import('node:child_process');
-  const since = app.mirrorgate.states.get('a').health.since;
-  const pausesBefore = app.mirrorgate.prober.pauses;
-  // The real limit, lowered on this very process to what it holds now, and every descriptor that frees
-  // up (a closed connection) taken at once: the prober's next socket fails with EMFILE, as it would
-  // when a flood of connections has used them all.
-  const held: number[] = [];
-  const hog = () => {
-    try {
-      for (;;) held.push(openSync('/dev/null', 'r'));
-    } catch { /* EMFILE: all taken */ }
-  };
-  held.push(openSync('/dev/null', 'r'));
-  execFileSync('prlimit', ['--pid', String(process.pid), `--nofile=${(held[0] as number) + 1}:${hard}`]);
-  const hogging = setInterval(hog, 2);
-  a.dropConnections(); // no keep-alive socket to reuse: the next probe needs a new descriptor
-  b.dropConnections();
-  const paused = await waitFor(() => app.mirrorgate.prober.pauses > pausesBefore, 15_000);
-  clearInterval(hogging);
-  mkdirSync(flag);
-  await restored;
-  for (const fd of held) closeSync(fd);
-  t.ok(paused, `probing paused: ${app.mirrorgate.prober.pausedBecause ?? 'no pause'}`);
-  t.match(app.mirrorgate.prober.pausedBecause, /^(EMFILE|ENFILE)$/);
-  t.equal(health('a').state, 'up', 'a is still up');
-  t.equal(health('b').state, 'up', 'b is still up');
-  t.equal(app.mirrorgate.states.get('a').health.since, since, 'no transition was recorded');
-  const seen = a.log.length;
-  t.ok(await waitFor(() => a.log.length > seen && app.mirrorgate.prober.pausedBecause === undefined, 15_000), 'probing resumes once descriptors are free again');
-  t.equal(health('a').state, 'up');
-});
-
-t.test('an endless timestamp file is read no further than 4 KiB', async (t) => {
-  const { createServer } = await import('node:http');
-  let sent = 0;
-  const endless = createServer((req, res) => {
-    if (req.url !== '/TIMESTAMP') {
-      res.writeHead(200, { 'content-length': '100' }).end(Buffer.alloc(100));
-      return;
-    }
-    res.writeHead(200, { 'content-type': 'text/plain' });
-    const chunk = Buffer.alloc(65536, 0x31);
-    const more = () => {
-      let open = true;
-      while (open && !res.destroyed) {
-        sent += chunk.length;
-        open = res.write(chunk);
-      }
-    };
-    res.on('drain', more);
-    more();
-  });
-  await new Promise<void>((resolve) => endless.listen(0, '127.0.0.1', resolve));
-  t.teardown(() => { endless.closeAllConnections(); endless.close(); });
-  const url = `http://127.0.0.1:${(endless.address() as { port: number }).port}/`;
-  const fixture = makeFixture(t);
-  writeConfig(fixture.configPath, {
-    mirrors: [{ name: 'endless', url, timestampFile: 'TIMESTAMP', probePath: 'README.txt' }],
-    probe: { ...PROBE, timeoutMs: 3000 }, rateLimit: { enabled: false },
-  });
-  const { app } = await build(t, { fixture });
-  const state = () => app.mirrorgate.states.get('endless');
-  t.ok(await waitFor(() => state().rounds >= 3, 15_000), 'three probe rounds');
-  t.equal(state().syncStamp, undefined, 'an oversized body is no timestamp');
-  // What the kernel's socket buffers took before the read stopped, not the 943 MB of an unbounded read.
-  t.ok(sent < 64 * 1024 * 1024, `${(sent / 1048576).toFixed(1)} MiB sent in three rounds`);
-});
