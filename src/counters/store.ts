@@ -60,4 +60,24 @@ export class CounterStore {
     const from = useMinutes ? Math.floor(sinceMs / 60_000) : Math.floor(sinceMs / 3_600_000);
     return statement(this.db, sql).all(from) as TargetStats[];
   }
+
+  /**
+   * Adds every count of `from` to `to` (the database file was deleted under us: the old connection still
+   * reads it, and what it holds would otherwise be lost with it).
+   */
+  static carry(from: Db, to: Db): number {
+    let rows = 0;
+    to.transaction(() => {
+      for (const table of ['counter_minutes', 'counter_hours'] as const) {
+        const key = table === 'counter_minutes' ? 'minute' : 'hour';
+        const add = statement(to, `INSERT INTO ${table} (${key}, target, requests, bytes) VALUES (?, ?, ?, ?)
+          ON CONFLICT(${key}, target) DO UPDATE SET requests = requests + excluded.requests, bytes = bytes + excluded.bytes`);
+        for (const row of statement(from, `SELECT ${key}, target, requests, bytes FROM ${table} -- carry`).raw().iterate() as IterableIterator<[number, string, number, number]>) {
+          add.run(...row);
+          rows += 1;
+        }
+      }
+    })();
+    return rows;
+  }
 }

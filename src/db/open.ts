@@ -76,11 +76,16 @@ export class DbFile {
     return now === '' ? 'missing' : 'replaced';
   }
 
-  /** Opens (creating and migrating) whatever is at the path now, and retires the old connection. */
-  reopen(): MigrationReport {
+  /**
+   * Opens (creating and migrating) whatever is at the path now, and retires the old connection; `carry`
+   * may first copy rows from the old connection (which still reads a deleted file) to the new one.
+   */
+  reopen(carry?: (from: Db, to: Db) => void): MigrationReport {
     const opened = openDb(this.file);
     const old = this.current;
+    carry?.(old, opened.db);
     retireStatements(this.db);
+    retireStatements(old);
     this.current = opened.db;
     this.identity = identityOf(this.file);
     try {

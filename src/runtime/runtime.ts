@@ -285,7 +285,10 @@ export class Runtime implements SelectionContext {
     if (change === undefined) return;
     this.log.error({ db: this.dbFile.file, change },
       `the database file was ${change === 'missing' ? 'deleted' : 'replaced'} under the running server; opening it anew`);
-    const migrations = this.dbFile.reopen();
+    // Deleted: the old connection still reads the unlinked file, so its counts move to the new one.
+    // Replaced (a restore): the file at the path is the one wanted, as it is.
+    let carried = 0;
+    const migrations = this.dbFile.reopen(change === 'missing' ? (from, to) => { carried = CounterStore.carry(from, to); } : undefined);
     this.dbReopens += 1;
     this.evidenceWatermark = 0;
     this.catalog.followAfresh();
@@ -293,7 +296,8 @@ export class Runtime implements SelectionContext {
       this.catalog.rewriteAll();
       writeMeta(this.db, 'catalog_root', this.config.repository);
     }
-    this.log.warn({ db: this.dbFile.file, migrations: migrations.applied, files: this.catalog.size }, 'database reopened; counting goes on in the new file');
+    this.log.warn({ db: this.dbFile.file, migrations: migrations.applied, files: this.catalog.size, counterRowsCarried: carried },
+      'database reopened; counting goes on in the new file');
   }
 
   /** Writes counted requests to SQLite; on failure they stay in memory for the next try. */
