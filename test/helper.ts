@@ -144,3 +144,34 @@ export async function waitForAsync(check: () => Promise<boolean>, timeoutMs = 50
     await new Promise((r) => setTimeout(r, stepMs));
   }
 }
+
+export interface ServeProcess {
+  readonly child: import('node:child_process').ChildProcess;
+  readonly port: number;
+  /** Everything the process has printed so far. */
+  output(): string;
+}
+
+/**
+ * `mirrorgate serve` on the fixture as its own process on 127.0.0.1 (port 0), killed when the test ends;
+ * `prefix` runs it under another command (`prlimit --nofile=1024:1024`). Waits until it listens.
+ */
+export async function serveProcess(t: Test, fixture: Fixture, prefix: string[] = []): Promise<ServeProcess> {
+  const { spawn } = await import('node:child_process');
+  const { PACKAGE_ROOT } = await import('../src/paths.js');
+  const args = [process.execPath, join(PACKAGE_ROOT, 'dist/src/cli/bin.js'), 'serve', '--config', fixture.configPath, '--db', fixture.dbPath,
+    '--host', '127.0.0.1', '--port', '0', '--log-level', 'info'];
+  const [command = '', ...rest] = [...prefix, ...args];
+  const child = spawn(command, rest, { stdio: ['ignore', 'pipe', 'pipe'] });
+  t.teardown(() => { child.kill('SIGKILL'); });
+  let output = '';
+  child.stdout.on('data', (d: Buffer) => { output += d.toString(); });
+  child.stderr.on('data', (d: Buffer) => { output += d.toString(); });
+  let port = 0;
+  await waitFor(() => {
+    port = Number(/Server listening at http:\/\/127\.0\.0\.1:(\d+)/.exec(output)?.[1] ?? 0);
+    return port !== 0 || child.exitCode !== null;
+  }, 20_000);
+  if (port === 0) throw new Error(`mirrorgate serve did not start:\n${output}`);
+  return { child, port, output: () => output };
+}

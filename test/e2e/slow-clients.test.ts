@@ -3,15 +3,11 @@
 // headers a byte every 5 s. Clients from another address must keep getting redirects, no mirror may
 // change state, and every attacking connection must be closed by the server.
 import t from 'tap';
-import { spawn } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
 import { request } from 'node:http';
-import { join } from 'node:path';
-import { PACKAGE_ROOT } from '../../src/paths.js';
 import { startMirrorServer } from '../../src/demo/mirror-server.js';
-import { makeFixture, waitFor, waitForAsync, writeConfig } from '../helper.js';
+import { makeFixture, serveProcess, waitFor, waitForAsync, writeConfig } from '../helper.js';
 
-const BIN = join(PACKAGE_ROOT, 'dist/src/cli/bin.js');
 const ATTACKER = '127.0.0.2';
 const PER_KIND = 2000;
 const HTTP = { headersTimeoutMs: 2000, requestTimeoutMs: 4000, keepAliveTimeoutMs: 2000, idleTimeoutMs: 10_000, maxConnectionsPerClient: 64 };
@@ -70,18 +66,7 @@ t.test('4,000 slow connections from one address under a 1,024 fd limit', async (
     http: HTTP,
     rateLimit: { max: 1_000_000 }, // the normal clients all come from 127.0.0.1
   });
-  const child = spawn('prlimit', ['--nofile=1024:1024', process.execPath, BIN, 'serve', '--config', fixture.configPath, '--db', fixture.dbPath,
-    '--host', '127.0.0.1', '--port', '0', '--log-level', 'info'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  t.teardown(() => { child.kill('SIGKILL'); });
-  let output = '';
-  child.stdout.on('data', (d: Buffer) => { output += d.toString(); });
-  child.stderr.on('data', (d: Buffer) => { output += d.toString(); });
-  let port = 0;
-  await waitFor(() => {
-    port = Number(/Server listening at http:\/\/127\.0\.0\.1:(\d+)/.exec(output)?.[1] ?? 0);
-    return port !== 0 || child.exitCode !== null;
-  }, 20_000);
-  t.not(port, 0, `server listening (${output.trim()})`);
+  const { child, port } = await serveProcess(t, fixture, ['prlimit', '--nofile=1024:1024']);
 
   type MirrorRow = { name: string; state: string; since: string };
   const mirrorRows = async () => {

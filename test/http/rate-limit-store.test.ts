@@ -62,7 +62,7 @@ t.test('a full store drops the clients seen longest ago, never every window at o
   const store = new Store({});
   const incr = (key: string) => {
     let current = 0;
-    store.incr(key, (_err, result) => { current = result.current; }, 0, 0);
+    store.incr(key, (_err, result) => { current = result?.current ?? 0; }, 0, 0);
     return current;
   };
   for (let i = 0; i < 5; i++) incr('busy');
@@ -84,7 +84,7 @@ t.test('with shared counts, the other workers\' admissions count against the cli
   const stores = workers.map((shared) => new (windowStore(() => 1000, () => now, shared))({}));
   const incr = (w: number, key: string) => {
     let current = 0;
-    stores[w]?.incr(key, (_err, result) => { current = result.current; }, 0, 0);
+    stores[w]?.incr(key, (_err, result) => { current = result?.current ?? 0; }, 0, 0);
     return current;
   };
   const exchange = () => {
