@@ -34,6 +34,15 @@ declare module 'fastify' {
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const log = options.log ?? silentLog;
   const runtime = await Runtime.start({ ...options, log: log.child({ component: 'runtime' }) });
+  try {
+    return await buildHttp(runtime, options, log);
+  } catch (err) {
+    await runtime.close(); // no loops, watchers or open database left behind
+    throw err;
+  }
+}
+
+async function buildHttp(runtime: Runtime, options: AppOptions, log: Log): Promise<FastifyInstance> {
   const app = Fastify({
     // Fastify gets no logger: with one it builds a child logger and hangs 'finish' and 'error' listeners
     // on every response, about a tenth of a redirect's cost, for per-request lines the hot path never

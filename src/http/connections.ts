@@ -40,10 +40,6 @@ export class ConnectionGuard {
     return this.server.maxConnections;
   }
 
-  get clients(): number {
-    return this.open.size;
-  }
-
   private apply(config: Config): void {
     const http = config.http;
     this.server.headersTimeout = http.headersTimeoutMs;
