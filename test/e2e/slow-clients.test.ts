@@ -19,9 +19,9 @@ interface Attack {
   lifetimes: number[];
 }
 
-function attack(port: number, kind: 'body' | 'headers', sockets: Set<Socket>, tally: Attack): void {
+function attack(port: number, kind: 'body' | 'headers', sockets: Set<Socket>, tally: Attack, from = ATTACKER): void {
   const started = Date.now();
-  const socket = connect({ port, host: '127.0.0.1', localAddress: ATTACKER });
+  const socket = connect({ port, host: '127.0.0.1', localAddress: from });
   sockets.add(socket);
   socket.on('connect', () => {
     tally.opened += 1;
@@ -115,5 +115,41 @@ t.test('4,000 slow connections from one address under a 1,024 fd limit', async (
   const metrics = await (await fetch(`http://127.0.0.1:${port}/_mirrorgate/metrics`)).text();
   t.match(metrics, /mirrorgate_probe_pauses_total 0/, 'probing never ran short of descriptors');
   t.match(metrics, /mirrorgate_connections_refused_total\{reason="per-client"\} [1-9]/, 'the per-client cap refused the excess');
+  t.equal(child.exitCode, null, 'the server is still running');
+});
+
+t.test('2,000 slow connections from 40 addresses fill the server: the probes keep their descriptors', async (t) => {
+  const fixture = makeFixture(t);
+  const mirrors = [await startMirrorServer(fixture.repository), await startMirrorServer(fixture.repository)];
+  t.teardown(() => Promise.all(mirrors.map((m) => m.close())));
+  writeConfig(fixture.configPath, {
+    mirrors: mirrors.map((m, i) => ({ name: `m${i}`, url: m.url, probePath: 'README.txt' })),
+    probe: { enabled: true, intervalSeconds: 1, timeoutMs: 1000, capacityEveryRounds: 0 },
+    http: { ...HTTP, headersTimeoutMs: 4000 },
+  });
+  const { child, port } = await serveProcess(t, fixture, ['prlimit', '--nofile=1024:1024']);
+  const base = `http://127.0.0.1:${port}`;
+  type MirrorRow = { name: string; state: string; since: string };
+  const mirrorRows = async () => (await (await fetch(`${base}/_mirrorgate/mirrors`)).json()) as MirrorRow[];
+  t.ok(await waitForAsync(async () => (await mirrorRows()).every((r) => r.state === 'up'), 20_000, 200), 'both mirrors up');
+  const before = await mirrorRows();
+  const max = Number(/mirrorgate_connections_max (\d+)/.exec(await (await fetch(`${base}/_mirrorgate/metrics`)).text())?.[1]);
+  t.ok(max > 0 && max < 1024, `the automatic cap under a 1,024 fd limit: ${max}`);
+
+  // 50 from each address: under the per-client cap, so only the global one can stop them.
+  const sockets = new Set<Socket>();
+  const tally: Attack = { opened: 0, closed: 0, lifetimes: [] };
+  for (let a = 0; a < 40; a++) {
+    for (let i = 0; i < 50; i++) attack(port, 'headers', sockets, tally, `127.0.0.${10 + a}`);
+    await new Promise((r) => setImmediate(r));
+  }
+  t.ok(await waitFor(() => tally.closed === 2000, 60_000, 100), `every connection closed by the server (${tally.closed} of 2000)`);
+  const metrics = await (await fetch(`${base}/_mirrorgate/metrics`)).text();
+  t.match(metrics, /mirrorgate_connections_refused_total\{reason="server-full"\} [1-9]/, 'the global cap refused the excess');
+  t.match(metrics, /mirrorgate_probe_pauses_total 0/, 'probing never ran short of descriptors');
+  const after = await mirrorRows();
+  t.same(after.map((r) => [r.name, r.state, r.since]), before.map((r) => [r.name, r.state, r.since]), 'no mirror changed state');
+  const res = await fetch(`${base}/releases/1.0/big.iso`, { redirect: 'manual' });
+  t.equal(res.status, 302, 'and it redirects again');
   t.equal(child.exitCode, null, 'the server is still running');
 });
