@@ -53,6 +53,8 @@ interface Columns {
 /** More changed paths than this in one write are logged as "reload everything". */
 const LOG_PATHS_MAX = 5000;
 /** catalog_changes keeps about this many rows. */
+/** Rows read at once when the catalog is loaded. */
+const LOAD_PAGE = 50_000;
 const LOG_KEEP = 20_000;
 
 const empty = (): Columns => ({ slots: new Map(), paths: [], sizes: new Float64Array(0), mtimes: new Float64Array(0), ctimes: new Float64Array(0) });
@@ -151,15 +153,21 @@ export class Catalog {
     files.sizes = new Float64Array(n);
     files.mtimes = new Float64Array(n);
     files.ctimes = new Float64Array(n);
-    const rows = statement(this.db, 'SELECT path, size, mtime_ms, ctime_ms FROM files').raw().iterate() as IterableIterator<[string, number, number, number]>;
-    for (const [path, size, mtimeMs, ctimeMs] of rows) {
-      const i = files.paths.length;
-      if (i === n) break; // rows added since the count: the next follow() sees them
-      files.slots.set(path, i);
-      files.sizes[i] = size;
-      files.mtimes[i] = mtimeMs;
-      files.ctimes[i] = ctimeMs;
-      files.paths.push(path);
+    // Pages of LOAD_PAGE rows by key, never .iterate(): an iterator left to the GC aborts Node 24 (db/statements.ts).
+    const page = statement(this.db, 'SELECT path, size, mtime_ms, ctime_ms FROM files WHERE path > ? ORDER BY path LIMIT ? -- raw').raw();
+    let after = '';
+    for (let rows = page.all(after, LOAD_PAGE) as [string, number, number, number][]; rows.length > 0; rows = page.all(after, LOAD_PAGE) as typeof rows) {
+      for (const [path, size, mtimeMs, ctimeMs] of rows) {
+        const i = files.paths.length;
+        if (i === n) break; // rows added since the count: the next follow() sees them
+        files.slots.set(path, i);
+        files.sizes[i] = size;
+        files.mtimes[i] = mtimeMs;
+        files.ctimes[i] = ctimeMs;
+        files.paths.push(path);
+      }
+      if (files.paths.length === n) break;
+      after = (rows[rows.length - 1] as [string, number, number, number])[0];
     }
     this.files = files;
     this.layout += 1;

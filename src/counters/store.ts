@@ -72,7 +72,7 @@ export class CounterStore {
         const key = table === 'counter_minutes' ? 'minute' : 'hour';
         const add = statement(to, `INSERT INTO ${table} (${key}, target, requests, bytes) VALUES (?, ?, ?, ?)
           ON CONFLICT(${key}, target) DO UPDATE SET requests = requests + excluded.requests, bytes = bytes + excluded.bytes`);
-        for (const row of statement(from, `SELECT ${key}, target, requests, bytes FROM ${table} -- carry`).raw().iterate() as IterableIterator<[number, string, number, number]>) {
+        for (const row of statement(from, `SELECT ${key}, target, requests, bytes FROM ${table} -- carry`).raw().all() as [number, string, number, number][]) {
           add.run(...row);
           rows += 1;
         }

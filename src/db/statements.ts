@@ -5,7 +5,8 @@ import type Database from 'better-sqlite3';
  * Every statement, by connection, held for the life of the process. better-sqlite3 12 on Node 24 aborts
  * the process (`RemoveEnvironmentCleanupHook: Assertion (env) != nullptr`, WiseLibs/better-sqlite3#1515,
  * closed without a fix; 13 fixes it but crashes on Node 20) when the GC finalizes a statement in some
- * collections. So no statement is ever left to the GC: a server has one connection and a fixed set of
+ * collections (an unfinished `.iterate()` iterator does the same: use `.all()`, in pages if large). So no
+ * statement is ever left to the GC: a server has one connection and a fixed set of
  * statements; only test runs, which open many databases, hold a little more than they need.
  */
 const statements = new Map<Database.Database, Map<string, Database.Statement>>();

@@ -85,7 +85,8 @@ export class ProbeStore {
 
   /** Evidence checked at or after `since` (0: all), for loading at start and for workers catching up. */
   *evidenceSince(since: number): Generator<{ mirror: string; path: string; evidence: Evidence }> {
-    const rows = this.evidenceFrom.iterate(since) as IterableIterator<EvidenceDbRow>;
+    // .all(), never .iterate(): see db/statements.ts (an iterator left to the GC aborts Node 24).
+    const rows = this.evidenceFrom.all(since) as EvidenceDbRow[];
     for (const r of rows) yield { mirror: r.mirror, path: r.path, evidence: fromRow(r) };
   }
 }
