@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildApp } from '../../src/app.js';
 import { readAdminToken } from '../../src/http/admin-access.js';
-import { build, makeFixture, DEFAULT_MIRRORS } from '../helper.js';
+import { build, makeFixture, serveProcess, DEFAULT_MIRRORS } from '../helper.js';
 
 const TOKEN = 'a-long-enough-operator-token-0123';
 const OPERATOR_ONLY = ['/_mirrorgate/metrics', '/_mirrorgate/mirrors', '/_mirrorgate/explain?path=releases/1.0/big.iso'];
@@ -75,4 +75,17 @@ t.test('/metrics: a disabled mirror is not up', async (t) => {
   const body = (await app.inject({ url: '/_mirrorgate/metrics' })).body;
   t.match(body, /mirrorgate_mirror_up\{mirror="eu"\} 1/);
   t.match(body, /mirrorgate_mirror_up\{mirror="us"\} 0/);
+});
+
+t.test('mirrorgate serve reads the token from MIRRORGATE_ADMIN_TOKEN_FILE', async (t) => {
+  const fixture = makeFixture(t);
+  const tokenFile = join(fixture.dir, 'admin-token');
+  writeFileSync(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
+  const { port } = await serveProcess(t, fixture, ['env', `MIRRORGATE_ADMIN_TOKEN_FILE=${tokenFile}`]);
+  // From a public client behind the trusted proxy (loopback), so only the token can let it in.
+  const ask = (authorization?: string) => fetch(`http://127.0.0.1:${port}/_mirrorgate/mirrors`, {
+    headers: { 'x-forwarded-for': '203.0.113.5', ...(authorization === undefined ? {} : { authorization }) },
+  });
+  t.equal((await ask()).status, 401);
+  t.equal((await ask(`Bearer ${TOKEN}`)).status, 200);
 });
