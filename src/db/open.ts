@@ -48,6 +48,8 @@ export function writeMeta(db: Db, key: string, value: string): void {
  */
 export class DbFile {
   readonly db: Db;
+  /** What opening the file at start migrated. */
+  readonly migrations: MigrationReport;
   private current: Db;
   private identity: string;
 
@@ -65,8 +67,6 @@ export class DbFile {
       },
     });
   }
-
-  readonly migrations: MigrationReport;
 
   /** 'missing' or 'replaced' when the path no longer names the file that is open; undefined when it does. */
   changed(): 'missing' | 'replaced' | undefined {

@@ -2,7 +2,7 @@
 // address opens 2,000 connections that send a POST body a byte every 5 s and 2,000 that send their
 // headers a byte every 5 s. Clients from another address must keep getting redirects, no mirror may
 // change state, and every attacking connection must be closed by the server.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { connect, type Socket } from 'node:net';
 import { request } from 'node:http';
 import { startMirrorServer } from '../../src/demo/mirror-server.js';
@@ -56,24 +56,33 @@ function percentile(values: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? 0;
 }
 
-t.test('4,000 slow connections from one address under a 1,024 fd limit', async (t) => {
+interface MirrorRow { name: string; state: string; since: string }
+
+/**
+ * The real server under a 1,024 fd limit with two real mirrors, once both are up: its port, the child
+ * process, and the mirrors' rows as the operator endpoint shows them.
+ */
+async function attackTarget(t: Test, config: Record<string, unknown>) {
   const fixture = makeFixture(t);
   const mirrors = [await startMirrorServer(fixture.repository), await startMirrorServer(fixture.repository)];
   t.teardown(() => Promise.all(mirrors.map((m) => m.close())));
   writeConfig(fixture.configPath, {
     mirrors: mirrors.map((m, i) => ({ name: `m${i}`, url: m.url, probePath: 'README.txt' })),
     probe: { enabled: true, intervalSeconds: 1, timeoutMs: 1000, capacityEveryRounds: 0 },
+    ...config,
+  });
+  const { child, port } = await serveProcess(t, fixture, ['prlimit', '--nofile=1024:1024']);
+  const base = `http://127.0.0.1:${port}`;
+  const mirrorRows = async () => (await (await fetch(`${base}/_mirrorgate/mirrors`)).json()) as MirrorRow[];
+  t.ok(await waitForAsync(async () => (await mirrorRows()).every((r) => r.state === 'up'), 20_000, 200), 'both mirrors up');
+  return { child, port, base, mirrors, mirrorRows };
+}
+
+t.test('4,000 slow connections from one address under a 1,024 fd limit', async (t) => {
+  const { child, port, mirrors, mirrorRows } = await attackTarget(t, {
     http: HTTP,
     rateLimit: { max: 1_000_000 }, // the normal clients all come from 127.0.0.1
   });
-  const { child, port } = await serveProcess(t, fixture, ['prlimit', '--nofile=1024:1024']);
-
-  type MirrorRow = { name: string; state: string; since: string };
-  const mirrorRows = async () => {
-    const res = await fetch(`http://127.0.0.1:${port}/_mirrorgate/mirrors`);
-    return (await res.json()) as MirrorRow[];
-  };
-  t.ok(await waitForAsync(async () => (await mirrorRows()).every((r) => r.state === 'up'), 20_000, 200), 'both mirrors up');
   const before = await mirrorRows();
 
   const sockets = new Set<Socket>();
@@ -119,19 +128,7 @@ t.test('4,000 slow connections from one address under a 1,024 fd limit', async (
 });
 
 t.test('2,000 slow connections from 40 addresses fill the server: the probes keep their descriptors', async (t) => {
-  const fixture = makeFixture(t);
-  const mirrors = [await startMirrorServer(fixture.repository), await startMirrorServer(fixture.repository)];
-  t.teardown(() => Promise.all(mirrors.map((m) => m.close())));
-  writeConfig(fixture.configPath, {
-    mirrors: mirrors.map((m, i) => ({ name: `m${i}`, url: m.url, probePath: 'README.txt' })),
-    probe: { enabled: true, intervalSeconds: 1, timeoutMs: 1000, capacityEveryRounds: 0 },
-    http: { ...HTTP, headersTimeoutMs: 4000 },
-  });
-  const { child, port } = await serveProcess(t, fixture, ['prlimit', '--nofile=1024:1024']);
-  const base = `http://127.0.0.1:${port}`;
-  type MirrorRow = { name: string; state: string; since: string };
-  const mirrorRows = async () => (await (await fetch(`${base}/_mirrorgate/mirrors`)).json()) as MirrorRow[];
-  t.ok(await waitForAsync(async () => (await mirrorRows()).every((r) => r.state === 'up'), 20_000, 200), 'both mirrors up');
+  const { child, port, base, mirrorRows } = await attackTarget(t, { http: { ...HTTP, headersTimeoutMs: 4000 } });
   const before = await mirrorRows();
   const max = Number(/mirrorgate_connections_max (\d+)/.exec(await (await fetch(`${base}/_mirrorgate/metrics`)).text())?.[1]);
   t.ok(max > 0 && max < 1024, `the automatic cap under a 1,024 fd limit: ${max}`);
