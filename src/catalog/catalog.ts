@@ -48,6 +48,9 @@ interface Columns {
   sizes: Float64Array;
   mtimes: Float64Array;
   ctimes: Float64Array;
+  /** The copy's sha256, 32 bytes per slot, valid where `hashed` is 1 (filled in by the hasher). */
+  hashes: Uint8Array;
+  hashed: Uint8Array;
 }
 
 /** More changed paths than this in one write are logged as "reload everything". */
@@ -57,14 +60,27 @@ const LOG_PATHS_MAX = 5000;
 const LOAD_PAGE = 50_000;
 const LOG_KEEP = 20_000;
 
-const empty = (): Columns => ({ slots: new Map(), paths: [], sizes: new Float64Array(0), mtimes: new Float64Array(0), ctimes: new Float64Array(0) });
+const empty = (): Columns => ({
+  slots: new Map(), paths: [], sizes: new Float64Array(0), mtimes: new Float64Array(0), ctimes: new Float64Array(0),
+  hashes: new Uint8Array(0), hashed: new Uint8Array(0),
+});
+const HASH_BYTES = 32;
 
 export function sameCopy(a: FileStat, b: FileStat): boolean {
   return a.size === b.size && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs;
 }
 
+/** Told about every path that appears in or leaves the catalog (the directory index keeps up this way). */
+export interface PathListener {
+  added(path: string): void;
+  removed(path: string): void;
+  /** The catalog was loaded afresh: start over from entries(). */
+  reset(): void;
+}
+
 export class Catalog {
   private files: Columns = empty();
+  listener: PathListener | undefined;
   /** The catalog_version this copy reflects; compared with the db's to spot another process's change. */
   private version = '';
   /** The last catalog_changes row this copy has applied. */
@@ -153,25 +169,29 @@ export class Catalog {
     files.sizes = new Float64Array(n);
     files.mtimes = new Float64Array(n);
     files.ctimes = new Float64Array(n);
+    files.hashes = new Uint8Array(n * HASH_BYTES);
+    files.hashed = new Uint8Array(n);
     // Pages of LOAD_PAGE rows by key, never .iterate(): an iterator left to the GC aborts Node 24 (db/statements.ts).
-    const page = statement(this.db, 'SELECT path, size, mtime_ms, ctime_ms FROM files WHERE path > ? ORDER BY path LIMIT ? -- raw').raw();
+    const page = statement(this.db, 'SELECT path, size, mtime_ms, ctime_ms, sha256 FROM files WHERE path > ? ORDER BY path LIMIT ? -- raw').raw();
     let after = '';
-    for (let rows = page.all(after, LOAD_PAGE) as [string, number, number, number][]; rows.length > 0; rows = page.all(after, LOAD_PAGE) as typeof rows) {
-      for (const [path, size, mtimeMs, ctimeMs] of rows) {
+    for (let rows = page.all(after, LOAD_PAGE) as Row[]; rows.length > 0; rows = page.all(after, LOAD_PAGE) as Row[]) {
+      for (const [path, size, mtimeMs, ctimeMs, sha256] of rows) {
         const i = files.paths.length;
         if (i === n) break; // rows added since the count: the next follow() sees them
         files.slots.set(path, i);
         files.sizes[i] = size;
         files.mtimes[i] = mtimeMs;
         files.ctimes[i] = ctimeMs;
+        if (sha256 !== null) setHash(files, i, sha256);
         files.paths.push(path);
       }
       if (files.paths.length === n) break;
-      after = (rows[rows.length - 1] as [string, number, number, number])[0];
+      after = (rows[rows.length - 1] as Row)[0];
     }
     this.files = files;
     this.layout += 1;
     this.generation += 1;
+    this.listener?.reset();
     this.version = readMeta(this.db, 'catalog_version') ?? '';
     this.watermark = watermark;
   }
@@ -191,10 +211,12 @@ export class Catalog {
       this.load();
       return true;
     }
-    const read = statement(this.db, 'SELECT size, mtime_ms AS mtimeMs, ctime_ms AS ctimeMs FROM files WHERE path = ?');
+    const read = statement(this.db, 'SELECT size, mtime_ms AS mtimeMs, ctime_ms AS ctimeMs, sha256 FROM files WHERE path = ?');
     let changed = false;
     for (const { seq, path } of rows) {
-      changed = this.setEntry(path, read.get(path) as FileStat | undefined) !== undefined || changed;
+      const row = read.get(path) as (FileStat & { sha256: string | null }) | undefined;
+      changed = this.setEntry(path, row) !== undefined || changed;
+      if (row?.sha256 != null) this.hashFound(path, row, row.sha256);
       this.watermark = seq;
     }
     this.version = version;
@@ -215,7 +237,10 @@ export class Catalog {
   apply(scanned: ScanColumns): Omit<ScanReport, 'ms'> {
     const previous = this.files;
     const n = scanned.paths.length;
-    const next: Columns = { slots: new Map(), paths: new Array<string>(n), sizes: scanned.sizes, mtimes: scanned.mtimes, ctimes: scanned.ctimes };
+    const next: Columns = {
+      slots: new Map(), paths: new Array<string>(n), sizes: scanned.sizes, mtimes: scanned.mtimes, ctimes: scanned.ctimes,
+      hashes: new Uint8Array(n * HASH_BYTES), hashed: new Uint8Array(n),
+    };
     const changed: string[] = [];
     let added = 0;
     for (let i = 0; i < n; i++) {
@@ -227,6 +252,10 @@ export class Catalog {
       } else {
         path = previous.paths[old] as string; // keep the old string; the scanned copy can go
         if (previous.sizes[old] !== next.sizes[i] || previous.mtimes[old] !== next.mtimes[i] || previous.ctimes[old] !== next.ctimes[i]) changed.push(path);
+        else if (previous.hashed[old] === 1) {
+          next.hashes.set(previous.hashes.subarray(old * HASH_BYTES, (old + 1) * HASH_BYTES), i * HASH_BYTES);
+          next.hashed[i] = 1;
+        }
       }
       next.paths[i] = path;
       next.slots.set(path, i);
@@ -242,6 +271,10 @@ export class Catalog {
     this.files = next;
     this.layout += 1;
     this.generation += 1;
+    if (this.listener !== undefined) {
+      for (const path of changed) if (!previous.slots.has(path)) this.listener.added(path);
+      for (const path of removed) this.listener.removed(path);
+    }
     this.persist(changed, removed);
     return report;
   }
@@ -286,6 +319,74 @@ export class Catalog {
     this.version = '(reopened)';
   }
 
+  /**
+   * The sha256 of this copy as base64 (the form of Repr-Digest and Digest), or undefined until the hasher
+   * has read it. Memory only: the redirect path asks on every request.
+   */
+  digestOf(file: FileEntry): string | undefined {
+    const slot = this.slotOf(file);
+    if (slot === undefined) return undefined;
+    const { hashes } = this.files;
+    return Buffer.from(hashes.buffer, hashes.byteOffset + slot * HASH_BYTES, HASH_BYTES).toString('base64');
+  }
+
+  /** The same as lowercase hex (sha256sum's form). */
+  sha256Of(file: FileEntry): string | undefined {
+    const slot = this.slotOf(file);
+    if (slot === undefined) return undefined;
+    const { hashes } = this.files;
+    return Buffer.from(hashes.buffer, hashes.byteOffset + slot * HASH_BYTES, HASH_BYTES).toString('hex');
+  }
+
+  /**
+   * The hasher read this copy: stores its sha256 and piece hashes, if the copy is still the catalog's,
+   * and logs the path so other processes pick the hash up. False when the copy changed meanwhile.
+   */
+  recordHash(path: string, copy: FileStat, sha256: string, pieceBytes: number, pieces: Buffer): boolean {
+    const store = statement(this.db, 'UPDATE files SET sha256 = ?, piece_bytes = ?, pieces = ? WHERE path = ? AND size = ? AND mtime_ms = ? AND ctime_ms = ?');
+    let stored = false;
+    this.db.transaction(() => {
+      stored = store.run(sha256, pieceBytes, pieces, path, copy.size, copy.mtimeMs, copy.ctimeMs).changes === 1;
+      if (!stored) return;
+      statement(this.db, 'INSERT INTO catalog_changes (path) VALUES (?)').run(path);
+      // Only the version moves: this copy's memory is current, and a follower reads the hash with the row.
+      const behind = (readMeta(this.db, 'catalog_version') ?? '') !== this.version;
+      this.version = `${Date.now()}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+      writeMeta(this.db, 'catalog_version', this.version);
+      const end = this.logEnd();
+      statement(this.db, 'DELETE FROM catalog_changes WHERE seq <= ?').run(end - LOG_KEEP);
+      if (!behind) this.watermark = end;
+      else this.version = '(behind)';
+    })();
+    if (stored) this.hashFound(path, copy, sha256);
+    return stored;
+  }
+
+  /** Piece hashes of this copy for Metalink, or undefined until hashed. Reads the db: not for the redirect path. */
+  piecesOf(file: FileStat & { readonly path: string }): { readonly pieceBytes: number; readonly hashes: string[] } | undefined {
+    const row = statement(this.db, 'SELECT piece_bytes AS pieceBytes, pieces FROM files WHERE path = ? AND size = ? AND mtime_ms = ? AND ctime_ms = ? AND sha256 IS NOT NULL')
+      .get(file.path, file.size, file.mtimeMs, file.ctimeMs) as { pieceBytes: number | null; pieces: Buffer | null } | undefined;
+    if (row?.pieceBytes == null || row.pieces == null) return undefined;
+    const hashes: string[] = [];
+    for (let at = 0; at + HASH_BYTES <= row.pieces.length; at += HASH_BYTES) hashes.push(row.pieces.subarray(at, at + HASH_BYTES).toString('hex'));
+    return { pieceBytes: row.pieceBytes, hashes };
+  }
+
+  /** Memory only: the hash of a copy, kept when the copy is still the one in memory. */
+  private hashFound(path: string, copy: FileStat, sha256: string): void {
+    const slot = this.files.slots.get(path);
+    if (slot === undefined || this.files.sizes[slot] !== copy.size || this.files.mtimes[slot] !== copy.mtimeMs || this.files.ctimes[slot] !== copy.ctimeMs) return;
+    setHash(this.files, slot, sha256);
+  }
+
+  private slotOf(file: FileEntry): number | undefined {
+    const files = this.files;
+    const slot = file.slot !== undefined && file.layout === this.layout ? file.slot : files.slots.get(file.path);
+    if (slot === undefined || files.hashed[slot] !== 1) return undefined;
+    if (files.sizes[slot] !== file.size || files.mtimes[slot] !== file.mtimeMs || files.ctimes[slot] !== file.ctimeMs) return undefined;
+    return slot;
+  }
+
   /** Retries db writes that failed earlier (called by the runtime's loop). */
   retryPersist(): void {
     if (this.unpersisted.size > 0) this.persist([], []);
@@ -304,6 +405,7 @@ export class Catalog {
       files.slots.delete(path);
       files.paths[slot] = '';
       files.sizes[slot] = -1;
+      this.listener?.removed(path);
       return 'removed';
     }
     if (slot !== undefined) {
@@ -316,6 +418,7 @@ export class Catalog {
       files.sizes[slot] = stat.size;
       files.mtimes[slot] = stat.mtimeMs;
       files.ctimes[slot] = stat.ctimeMs;
+      files.hashed[slot] = 0;
       return 'changed';
     }
     const at = files.paths.length;
@@ -324,12 +427,20 @@ export class Catalog {
       files.sizes = grow(files.sizes, capacity);
       files.mtimes = grow(files.mtimes, capacity);
       files.ctimes = grow(files.ctimes, capacity);
+      const hashes = new Uint8Array(capacity * HASH_BYTES);
+      hashes.set(files.hashes);
+      files.hashes = hashes;
+      const hashed = new Uint8Array(capacity);
+      hashed.set(files.hashed);
+      files.hashed = hashed;
     }
     files.paths.push(path);
     files.slots.set(path, at);
     files.sizes[at] = stat.size;
     files.mtimes[at] = stat.mtimeMs;
     files.ctimes[at] = stat.ctimeMs;
+    files.hashed[at] = 0;
+    this.listener?.added(path);
     return 'added';
   }
 
@@ -347,6 +458,8 @@ export class Catalog {
       ON CONFLICT(path) DO UPDATE SET
         sha256 = CASE WHEN files.size = excluded.size AND files.mtime_ms = excluded.mtime_ms AND files.ctime_ms = excluded.ctime_ms
           THEN files.sha256 END,
+        pieces = CASE WHEN files.size = excluded.size AND files.mtime_ms = excluded.mtime_ms AND files.ctime_ms = excluded.ctime_ms
+          THEN files.pieces END,
         size = excluded.size, mtime_ms = excluded.mtime_ms, ctime_ms = excluded.ctime_ms`);
     const remove = statement(this.db, 'DELETE FROM files WHERE path = ?');
     const log = statement(this.db, 'INSERT INTO catalog_changes (path) VALUES (?)');
@@ -367,6 +480,14 @@ export class Catalog {
     })();
     this.unpersisted.clear();
   }
+}
+
+type Row = [string, number, number, number, string | null];
+
+function setHash(files: Columns, slot: number, hex: string): void {
+  if (hex.length !== HASH_BYTES * 2) return;
+  files.hashes.set(Buffer.from(hex, 'hex'), slot * HASH_BYTES);
+  files.hashed[slot] = 1;
 }
 
 function grow(column: Float64Array, capacity: number): Float64Array {

@@ -1,12 +1,14 @@
-// Computes the sha256 of catalog files in the background, a few at a time, and caches it in the `files`
-// row. The cache key is (path, size, mtime, ctime): the UPDATE matches all four, so a file that changed
-// while being hashed keeps a NULL hash and is picked up after the next change or scan.
-import { createHash } from 'node:crypto';
+// Computes the sha256 of catalog files in the background, a few at a time, with their Metalink piece
+// hashes in the same read, and caches both in the `files` row (Catalog.recordHash). The cache key is
+// (path, size, mtime, ctime): the UPDATE matches all four, so a file that changed while being hashed
+// keeps a NULL hash and is picked up after the next change or scan.
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { statement, type Db } from '../db/open.js';
+import type { Catalog } from './catalog.js';
+import { PieceHasher, pieceBytesFor } from './pieces.js';
 
 export interface HasherLog {
   warn(obj: object, msg: string): void;
@@ -22,6 +24,7 @@ export class Hasher {
 
   constructor(
     private readonly db: Db,
+    private readonly catalog: Catalog,
     private readonly root: () => string,
     private readonly concurrency: () => number,
     private readonly log: HasherLog,
@@ -56,7 +59,6 @@ export class Hasher {
   private async run(): Promise<void> {
     const page = statement(this.db, 
       'SELECT path, size, mtime_ms, ctime_ms FROM files WHERE sha256 IS NULL AND path > ? ORDER BY path LIMIT ?');
-    const store = statement(this.db, 'UPDATE files SET sha256 = ? WHERE path = ? AND size = ? AND mtime_ms = ? AND ctime_ms = ?');
     let after = '';
     for (;;) {
       const rows = page.all(after, PAGE) as { path: string; size: number; mtime_ms: number; ctime_ms: number }[];
@@ -66,25 +68,26 @@ export class Hasher {
         const batch = rows.slice(i, i + Math.max(1, this.concurrency()));
         await Promise.all(batch.map(async (row) => {
           if (this.abort.signal.aborted) return;
-          const digest = await this.hashIfUnchanged(row.path, row.size, row.mtime_ms, row.ctime_ms);
-          if (digest !== undefined) store.run(digest, row.path, row.size, row.mtime_ms, row.ctime_ms);
+          const read = await this.hashIfUnchanged(row.path, row.size, row.mtime_ms, row.ctime_ms);
+          const copy = { size: row.size, mtimeMs: row.mtime_ms, ctimeMs: row.ctime_ms };
+          if (read !== undefined) this.catalog.recordHash(row.path, copy, read.sha256, read.pieceBytes, read.pieces);
         }));
         if (this.abort.signal.aborted) return;
       }
     }
   }
 
-  private async hashIfUnchanged(path: string, size: number, mtimeMs: number, ctimeMs: number): Promise<string | undefined> {
+  private async hashIfUnchanged(path: string, size: number, mtimeMs: number, ctimeMs: number): Promise<{ sha256: string; pieceBytes: number; pieces: Buffer } | undefined> {
     const file = join(this.root(), path);
     const same = (s: { size: number; mtimeMs: number; ctimeMs: number }) =>
       s.size === size && Math.trunc(s.mtimeMs) === mtimeMs && Math.trunc(s.ctimeMs) === ctimeMs;
     try {
       if (!same(await stat(file))) return undefined;
-      const hash = createHash('sha256');
-      await pipeline(createReadStream(file, { signal: this.abort.signal }), hash);
+      const hasher = new PieceHasher(pieceBytesFor(size));
+      await pipeline(createReadStream(file, { signal: this.abort.signal }), hasher);
       // Written while we read: the hash is of neither copy.
       if (!same(await stat(file))) return undefined;
-      return hash.digest('hex');
+      return { ...hasher.result(), pieceBytes: hasher.pieceBytes };
     } catch (err) {
       if (!this.abort.signal.aborted) this.log.warn({ path, err: (err as Error).message }, 'cannot hash file');
       return undefined;

@@ -50,6 +50,7 @@ export interface Config {
   readonly counters: Readonly<RawConfig['counters']>;
   readonly probe: Readonly<RawConfig['probe']>;
   readonly freshness: Readonly<RawConfig['freshness']>;
+  readonly clients: Readonly<Omit<RawConfig['clients'], 'publicUrl'>> & { readonly publicUrl: string | undefined };
   readonly volatile: readonly string[];
   readonly volatileMaxAgeSeconds: number;
   readonly scheduler: RawConfig['scheduler'];
@@ -172,6 +173,7 @@ export function validateConfig(doc: unknown, source: string): ConfigResult {
     counters: cfg.counters,
     probe: cfg.probe,
     freshness: cfg.freshness,
+    clients: { ...cfg.clients, publicUrl: meaning.publicUrl },
     volatile: cfg.volatile,
     volatileMaxAgeSeconds: cfg.volatileMaxAgeSeconds,
     scheduler: cfg.scheduler,
@@ -188,7 +190,7 @@ export function validateConfig(doc: unknown, source: string): ConfigResult {
 }
 
 /** Semantic checks, tolerant of a document whose shape is wrong (they skip what they cannot read). */
-function checkMeaning(raw: unknown, problems: Problem[]): { raw: RawConfig; mirrors: Mirror[]; fallbackUrl: string | undefined } | undefined {
+function checkMeaning(raw: unknown, problems: Problem[]): { raw: RawConfig; mirrors: Mirror[]; fallbackUrl: string | undefined; publicUrl: string | undefined } | undefined {
   if (!isRecord(raw)) return undefined;
   const rawMirrors = Array.isArray(raw.mirrors) ? raw.mirrors : [];
   const mirrors: Mirror[] = [];
@@ -214,7 +216,9 @@ function checkMeaning(raw: unknown, problems: Problem[]): { raw: RawConfig; mirr
     problems.push({ path: 'http.headersTimeoutMs', message: 'must not be more than http.requestTimeoutMs' });
   }
   const fallbackUrl = typeof raw.fallbackUrl === 'string' ? checkBaseUrl(raw.fallbackUrl, 'fallbackUrl', problems) : undefined;
-  return { raw: raw as RawConfig, mirrors, fallbackUrl };
+  const clients = raw.clients as { publicUrl?: unknown } | undefined;
+  const publicUrl = typeof clients?.publicUrl === 'string' ? checkBaseUrl(clients.publicUrl, 'clients.publicUrl', problems) : undefined;
+  return { raw: raw as RawConfig, mirrors, fallbackUrl, publicUrl };
 }
 
 export function formatProblems(problems: readonly Problem[]): string {

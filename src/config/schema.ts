@@ -142,6 +142,18 @@ export const ConfigSchema = Type.Object({
     firstRequestCandidates: Type.Integer({ minimum: 1, maximum: 10, default: 3, description: 'Mirrors checked for such a request, in this client\'s order' }),
     urgentChecks: Type.Integer({ minimum: 1, default: 64, description: 'First-request checks in flight at once; past it requests do not wait' }),
   }, { additionalProperties: false, default: {} }),
+  clients: Type.Object({
+    alternates: Type.Integer({
+      minimum: 0, maximum: 20, default: 3,
+      description: 'A redirect carries `Link: rel=duplicate` (RFC 6249) for the chosen mirror and this many next best, in this client\'s order; 0 = no Link headers',
+    }),
+    digests: Type.Boolean({ default: true, description: 'Send Repr-Digest (RFC 9530) and Digest (RFC 3230) with a file\'s sha-256 once it is hashed' }),
+    metalinkMirrors: Type.Integer({ minimum: 1, maximum: 100, default: 20, description: 'Mirrors listed at most in a Metalink document and on a mirror list page' }),
+    listings: Type.Boolean({ default: true, description: 'Generated index pages for directories without an index.html' }),
+    publicUrl: Type.Optional(Type.String({
+      description: 'This server\'s own base URL, for the repository\'s entry in Metalink documents; default: from the request\'s Host',
+    })),
+  }, { additionalProperties: false, default: {} }),
   volatile: Type.Array(Type.String({ minLength: 1 }), {
     default: ['Release', 'Release.gpg', 'InRelease', 'Packages*', 'Sources*', 'repomd.xml', 'repomd.xml.asc', '*.sha256', 'SHA256SUMS*', '*.sha256sum'],
     description: 'Glob patterns of files whose content changes under a fixed name; without "/" they match the file name',

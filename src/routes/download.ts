@@ -1,4 +1,6 @@
-// The request path: normalise → look up → small file? serve it : select a mirror → count → 302.
+// The request path: normalise → a view (checksum, Metalink, mirror list)? → look up (not a file: a
+// directory or 404, routes/views.ts) → small file? serve it : select a mirror → count → 302 with Link and
+// digest headers.
 // A redirect reads only in-memory state; the counters are flushed to SQLite by a timer elsewhere. Two
 // slower paths, never taken by a file that has a verified mirror: a large file no mirror is known to
 // hold waits briefly for checks (runtime/first-request.ts), and a file served from the repository is
@@ -9,7 +11,8 @@ import { join } from 'node:path';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { normalizeRequestPath, encodePath } from '../catalog/request-path.js';
 import { sameCopy, type FileEntry, type FileStat } from '../catalog/catalog.js';
-import { chooseMirror } from '../selection/select.js';
+import { chooseMirror, rankMirrors } from '../selection/select.js';
+import { duplicateLink, metalinkLink, setDigestHeaders } from '../clients/headers.js';
 import { clientOf } from '../http/client.js';
 import { selectionInput } from '../runtime/selection-input.js';
 import { awaitVerifiedMirror, mayWait } from '../runtime/first-request.js';
@@ -17,12 +20,14 @@ import type { SelectionInput } from '../selection/select.js';
 import type { ClientInfo } from '../http/client-address.js';
 import { FALLBACK, LOCAL } from '../counters/counters.js';
 import { expectedBytes } from '../http/range.js';
+import { Views, viewOf } from './views.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { Mirror } from '../config/load.js';
 
 export const ALLOW = 'GET, HEAD';
 
 export function downloadRoutes(app: FastifyInstance, runtime: Runtime, random: () => number): void {
+  const views = new Views(runtime, random);
   app.route({ method: ['GET', 'HEAD'], url: '/*', handler: download });
   // Every other method Node parses is a 405, answered before any body is read (onRequest), and the
   // connection closed: a download takes no request body, so a slow one holds nothing open.
@@ -34,12 +39,14 @@ export function downloadRoutes(app: FastifyInstance, runtime: Runtime, random: (
   function download(request: FastifyRequest, reply: FastifyReply): FastifyReply | Promise<FastifyReply> {
     const target = normalizeRequestPath(request.url);
     if (!target.ok) return reply.code(400).type('text/plain').send(`Bad Request: ${target.reason}\n`);
+    const view = viewOf(request);
+    if (view !== undefined) return views.file(request, reply, target.path, view);
     return answer(request, reply, target.path, false);
   }
 
   function answer(request: FastifyRequest, reply: FastifyReply, path: string, restated: boolean): FastifyReply | Promise<FastifyReply> {
     const file = runtime.catalog.lookup(path);
-    if (file === undefined) return reply.code(404).type('text/plain').send('Not Found\n');
+    if (file === undefined) return views.notAFile(request, reply, path, (index) => answer(request, reply, index, false));
     const bytes = request.method === 'HEAD' ? 0 : expectedBytes(request.headers.range, file.size);
     if (file.size < runtime.config.smallFileBytes) return serveLocal(request, reply, file, bytes, restated);
 
@@ -49,15 +56,33 @@ export function downloadRoutes(app: FastifyInstance, runtime: Runtime, random: (
     // no mirror's copy carries that date, so only we serve it.
     if (input.volatile === true && runtime.catalog.lastModifiedMoved(file)) return serveLocal(request, reply, file, bytes, restated);
     const { chosen, tier } = chooseMirror(input);
-    if (chosen !== undefined) return sendTo(reply, chosen, tier, client, file, bytes, input.nowMs);
+    if (chosen !== undefined) return sendTo(reply, chosen, tier, client, file, bytes, input);
     if (mayWait(runtime, input)) return afterChecks(request, reply, file, client, input, bytes, restated);
     return noMirror(request, reply, file, bytes, input, restated);
   }
 
-  function sendTo(reply: FastifyReply, mirror: Mirror, tier: string | undefined, client: ClientInfo, file: FileEntry, bytes: number, nowMs?: number): FastifyReply {
-    runtime.count(mirror, bytes, nowMs);
-    const base = client.https ? (mirror.httpsUrl as string) : mirror.url;
-    return redirect(reply, base + encodePath(file.path), mirror.name, tier ?? 'world');
+  function sendTo(reply: FastifyReply, mirror: Mirror, tier: string | undefined, client: ClientInfo, file: FileEntry, bytes: number, input: SelectionInput): FastifyReply {
+    runtime.count(mirror, bytes, input.nowMs);
+    const path = encodePath(file.path);
+    const location = (client.https ? (mirror.httpsUrl as string) : mirror.url) + path;
+    const { alternates } = runtime.config.clients;
+    if (alternates > 0) {
+      // The chosen mirror first, then the ones selection would pick next for this client (RFC 6249).
+      const links = [duplicateLink(location, mirror, 1)];
+      for (const next of rankMirrors(input, alternates, mirror)) {
+        links.push(duplicateLink((client.https ? (next.mirror.httpsUrl as string) : next.mirror.url) + path, next.mirror, links.length + 1));
+      }
+      links.push(metalinkLink(path));
+      reply.header('link', links);
+    }
+    digests(reply, file);
+    return redirect(reply, location, mirror.name, tier ?? 'world');
+  }
+
+  function digests(reply: FastifyReply, file: FileEntry): void {
+    if (!runtime.config.clients.digests) return;
+    const digest = runtime.catalog.digestOf(file);
+    if (digest !== undefined) setDigestHeaders(reply, digest);
   }
 
   /** No mirror is known to hold this copy yet: wait briefly for checks of the best candidates. */
@@ -67,7 +92,7 @@ export function downloadRoutes(app: FastifyInstance, runtime: Runtime, random: (
     await awaitVerifiedMirror(runtime, input);
     const now = { ...input, nowMs: runtime.now };
     const { chosen, tier } = chooseMirror(now);
-    if (chosen !== undefined) return sendTo(reply, chosen, tier, client, file, bytes, now.nowMs);
+    if (chosen !== undefined) return sendTo(reply, chosen, tier, client, file, bytes, now);
     return noMirror(request, reply, file, bytes, input, restated);
   }
 
@@ -95,6 +120,7 @@ export function downloadRoutes(app: FastifyInstance, runtime: Runtime, random: (
       }
     }
     reply.header('x-mirrorgate-mirror', LOCAL);
+    digests(reply, file);
     if (notModified(request, reply, file)) {
       runtime.count(LOCAL, 0);
       return reply.code(304).send();

@@ -75,7 +75,7 @@ export class Runtime implements SelectionContext {
   isVolatileFile: (file: FileEntry) => boolean;
   readonly reloads = { applied: 0, rejected: 0 };
   private readonly store: CounterStore;
-  private readonly hasher: Hasher;
+  readonly hasher: Hasher;
   private readonly loops: Loop[] = [];
   private readonly configWatcher: ConfigWatcher | undefined;
   private scanning: Promise<ScanReport> | undefined;
@@ -118,7 +118,7 @@ export class Runtime implements SelectionContext {
       onLocalChange: (path, stat) => this.applyChanges([{ path, stat }]),
     });
     this.syncProbeState();
-    this.hasher = new Hasher(db, () => this.config.repository, () => this.config.catalog.hashConcurrency, log.child({ component: 'hasher' }));
+    this.hasher = new Hasher(db, this.catalog, () => this.config.repository, () => this.config.catalog.hashConcurrency, log.child({ component: 'hasher' }));
     if (options.watchConfig !== false) this.configWatcher = new ConfigWatcher(config.source, () => void this.reload());
   }
 

@@ -87,6 +87,32 @@ export function chooseMirror(input: SelectionInput): { readonly chosen: Mirror |
   return selectMirror(input); // all saturated (the least utilised), or nothing at all
 }
 
+export interface Ranked {
+  readonly mirror: Mirror;
+  readonly tier: Tier | undefined;
+}
+
+/**
+ * The mirrors this client would get after `first`, best first: each is what selection would pick if
+ * every mirror before it were avoided. For Link alternates, Metalink priorities and the mirror list.
+ * The round-robin state is not advanced (a copy is used).
+ */
+export function rankMirrors(input: SelectionInput, count: number, first?: Mirror): Ranked[] {
+  const ranked: Ranked[] = [];
+  if (count <= 0) return ranked;
+  const skip = new Set(input.avoid ?? []);
+  if (first !== undefined) skip.add(first.name);
+  const roundRobin = input.scheduler === 'round-robin' ? new Map(input.roundRobin) : input.roundRobin;
+  const asked: SelectionInput = { ...input, avoid: skip, roundRobin };
+  while (ranked.length < count) {
+    const { chosen, tier } = chooseMirror(asked);
+    if (chosen === undefined) break;
+    ranked.push({ mirror: chosen, tier });
+    skip.add(chosen.name);
+  }
+  return ranked;
+}
+
 /** The full rule, with every mirror left out and why: explain, the CLI and the tests use it. */
 export function selectMirror(input: SelectionInput): Selection {
   const { plan } = input;

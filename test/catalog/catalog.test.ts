@@ -53,7 +53,7 @@ t.test('sha256 is computed in the background and cached by (path, size, mtime)',
   t.teardown(() => db.close());
   const catalog = new Catalog(db);
   await catalog.scan(fx.repository);
-  const hasher = new Hasher(db, () => fx.repository, () => 2, silentLog);
+  const hasher = new Hasher(db, catalog, () => fx.repository, () => 2, silentLog);
   hasher.kick();
   await hasher.idle();
   const sha = (path: string) => (statement(db, 'SELECT sha256 FROM files WHERE path = ?').get(path) as { sha256: string | null }).sha256;

@@ -29,7 +29,7 @@ every file whose size or mtime changed (otherwise the server does that in the ba
         + `${report.removed} removed) in ${report.ms} ms\n`);
       if (values.hash) {
         const log = { warn: (o: object, m: string) => io.stderr(`${m}: ${JSON.stringify(o)}\n`), debug: () => {} };
-        const hasher = new Hasher(db, () => config.repository, () => Math.max(1, config.catalog.hashConcurrency), log);
+        const hasher = new Hasher(db, catalog, () => config.repository, () => Math.max(1, config.catalog.hashConcurrency), log);
         hasher.kick();
         await hasher.idle();
         const { n } = statement(db, 'SELECT COUNT(*) AS n FROM files WHERE sha256 IS NOT NULL').get() as { n: number };
