@@ -1,6 +1,6 @@
 // A small static HTTP mirror for the demo and the tests: serves a directory with Content-Length,
 // Last-Modified, ETag and single Range support, and can be told to misbehave (the probing tests switch
-// it between healthy, erroring and hanging). Listens on loopback only.
+// it between healthy, erroring and hanging). Listens on loopback only (127.0.0.1, or another 127/8 address).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
@@ -44,7 +44,7 @@ export interface MirrorServer {
 
 type State = Pick<MirrorServer, 'behaviour' | 'missing' | 'wrongSize' | 'lastModified' | 'content' | 'ranges' | 'throttleBytesPerSecond' | 'log'>;
 
-export async function startMirrorServer(root: string, port = 0): Promise<MirrorServer> {
+export async function startMirrorServer(root: string, port = 0, host = '127.0.0.1'): Promise<MirrorServer> {
   const state: State = {
     behaviour: { kind: 'healthy' }, missing: new Set(), wrongSize: new Map(), lastModified: new Map(), content: new Map(), ranges: true,
     throttleBytesPerSecond: 0, log: [],
@@ -62,7 +62,7 @@ export async function startMirrorServer(root: string, port = 0): Promise<MirrorS
       else res.destroy();
     });
   });
-  const listen = (p: number) => new Promise<void>((resolve) => server.listen(p, '127.0.0.1', resolve));
+  const listen = (p: number) => new Promise<void>((resolve) => server.listen(p, host, resolve));
   const stop = () => new Promise<void>((resolve) => {
     if (!server.listening) {
       resolve();
@@ -74,7 +74,7 @@ export async function startMirrorServer(root: string, port = 0): Promise<MirrorS
   await listen(port);
   const actual = (server.address() as AddressInfo).port;
   return Object.assign(state, {
-    url: `http://127.0.0.1:${actual}/`,
+    url: `http://${host}:${actual}/`,
     port: actual,
     stop,
     start: () => listen(actual),

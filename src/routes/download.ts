@@ -40,7 +40,8 @@ export function downloadRoutes(app: FastifyInstance, runtime: Runtime, random: (
     const target = normalizeRequestPath(request.url);
     if (!target.ok) return reply.code(400).type('text/plain').send(`Bad Request: ${target.reason}\n`);
     const view = viewOf(request);
-    if (view !== undefined) return views.file(request, reply, target.path, view);
+    // A view of a path that is not a file (`x.iso.meta4?mirrorlist`, a directory) is answered as that path.
+    if (view !== undefined && runtime.catalog.lookup(target.path) !== undefined) return views.file(request, reply, target.path, view);
     return answer(request, reply, target.path, false);
   }
 

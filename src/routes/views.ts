@@ -32,18 +32,38 @@ export function viewOf(request: FastifyRequest): View | undefined {
     if (query.mirrorlist !== undefined) return query.mirrorlist === 'json' || accepts(request, 'application/json') ? 'mirrorlist-json' : 'mirrorlist';
   }
   const accept = request.headers.accept;
-  if (accept !== undefined && accept.includes(METALINK_TYPE) && accepts(request, METALINK_TYPE)) return 'meta4';
+  if (accept !== undefined && accept.includes(METALINK_TYPE) && prefers(accept, METALINK_TYPE)) return 'meta4';
   return undefined;
+}
+
+/** The q value of each media range in an Accept header. */
+function qualities(accept: string): Map<string, number> {
+  const result = new Map<string, number>();
+  for (const item of accept.split(',')) {
+    const [media, ...params] = item.split(';').map((p) => p.trim().toLowerCase());
+    if (media === undefined || media === '') continue;
+    const q = params.find((p) => p.startsWith('q='));
+    const value = q === undefined ? 1 : Number(q.slice(2));
+    result.set(media, Math.max(result.get(media) ?? 0, Number.isFinite(value) ? value : 0));
+  }
+  return result;
 }
 
 /** True when the Accept header names this media type (with q > 0). */
 export function accepts(request: FastifyRequest, type: string): boolean {
   const accept = request.headers.accept;
-  if (accept === undefined) return false;
-  return accept.split(',').some((item) => {
-    const [media, ...params] = item.split(';').map((p) => p.trim().toLowerCase());
-    return media === type && !params.some((p) => /^q=0(?:\.0*)?$/.test(p));
-  });
+  return accept !== undefined && (qualities(accept).get(type) ?? 0) > 0;
+}
+
+/**
+ * True when the client prefers `type` to the file itself: it names the type with a q above any wildcard.
+ * aria2 sends `*\/*,application/metalink4+xml` (no preference): it gets the 302, whose Link and Digest
+ * headers (Metalink/HTTP) tell it the same; `Accept: application/metalink4+xml` alone gets the document.
+ */
+export function prefers(accept: string, type: string): boolean {
+  const q = qualities(accept);
+  const wanted = q.get(type) ?? 0;
+  return wanted > 0 && wanted > Math.max(q.get('*/*') ?? 0, q.get(`${type.split('/')[0]}/*`) ?? 0);
 }
 
 export class Views {
