@@ -43,13 +43,17 @@ t.test('a small file is served directly, with Range, ETag and 304', async (t) =>
   t.equal(head.headers['content-length'], String(body.length));
 });
 
-t.test('unknown paths get 404 and never a redirect', async (t) => {
+t.test('unknown paths get 404 and never a redirect; directories get their page', async (t) => {
   const { app } = await build(t);
-  for (const url of ['/nope.iso', '/releases/1.0/', '/releases', '/', '/releases/1.0/big.iso/x']) {
+  for (const url of ['/nope.iso', '/nope/', '/releases/2.0/', '/releases/1.0/big.iso/x', '/releases/1.0/big.iso.meta4/x']) {
     const res = await app.inject({ url });
     t.equal(res.statusCode, 404, url);
     t.notOk(res.headers.location, url);
   }
+  for (const url of ['/releases/1.0/', '/']) t.equal((await app.inject({ url })).statusCode, 200, url);
+  const slashless = await app.inject({ url: '/releases?sort=size' });
+  t.equal(slashless.statusCode, 301);
+  t.equal(slashless.headers.location, '/releases/?sort=size', 'to the slash form, query kept');
 });
 
 t.test('traversal attempts, sent byte for byte, are rejected with 400 for their reason', async (t) => {

@@ -4,7 +4,10 @@ import t, { type Test } from 'tap';
 import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { execFile } from 'node:child_process';
 import { build, DEFAULT_MIRRORS, waitFor } from '../helper.js';
+
+const SCHEMA = join(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '../fixtures/metalink4.rnc');
 
 const MIRRORS = [
   ...DEFAULT_MIRRORS,
@@ -113,6 +116,11 @@ t.test('Metalink: by suffix, by query and by Accept; mirrors in the client order
   const redirect = await app.inject({ url: '/releases/1.0/big.iso', remoteAddress: '192.0.2.10' });
   t.equal(urls[0]?.[3], redirect.headers.location, 'priority 1 is where this client is redirected');
   t.same(urls.map((u) => u[2]), ['1', '2', '3', '4']);
+  // The served document, pieces and all, is valid against RFC 5854's grammar.
+  const file = join(fixture.dir, 'big.iso.meta4');
+  writeFileSync(file, doc);
+  const valid = await new Promise<string>((resolve) => execFile('jing', ['-c', SCHEMA, file], (e, out) => resolve(e === null ? 'valid' : out)));
+  t.equal(valid, 'valid');
 
   // A file no mirror may serve (every mirror avoided is not possible here: use a small file).
   const small = await app.inject({ url: '/README.txt.meta4', headers: { host: 'downloads.example.net' } });
