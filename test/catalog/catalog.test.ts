@@ -126,3 +126,42 @@ t.test('memoize: a test per file, remembered until the catalog changes', async (
   t.equal(isRelease({ path: 'x/big.iso', size: 1, mtimeMs: 0 }), false, 'an entry without a slot is tested afresh');
   t.equal(asked.filter((p) => p === 'a/Release').length, 2, 'the new generation asks again');
 });
+
+t.test('hashes reach memory, piece hashes the db, and a following process both', async (t) => {
+  const fx = makeFixture(t, { files: { 'a.iso': 600_000, 'b.iso': 100 } });
+  writeFileSync(join(fx.repository, 'a.iso'), Buffer.from(Array.from({ length: 600_000 }, (_, i) => (i * 7) % 251)));
+  const { db } = openDb(fx.dbPath);
+  t.teardown(() => db.close());
+  const catalog = new Catalog(db);
+  await catalog.scan(fx.repository);
+  const { db: other } = openDb(fx.dbPath);
+  t.teardown(() => other.close());
+  const follower = new Catalog(other);
+  follower.load();
+  t.equal(follower.sha256Of(follower.lookup('a.iso')!), undefined, 'nothing hashed yet');
+
+  const hasher = new Hasher(db, catalog, () => fx.repository, () => 2, silentLog);
+  hasher.kick();
+  await hasher.idle();
+  const content = readFileSync(join(fx.repository, 'a.iso'));
+  const hex = createHash('sha256').update(content).digest('hex');
+  const entry = catalog.lookup('a.iso')!;
+  t.equal(catalog.sha256Of(entry), hex, 'in memory at once');
+  t.equal(catalog.digestOf(entry), Buffer.from(hex, 'hex').toString('base64'));
+  const pieces = catalog.piecesOf(entry);
+  t.equal(pieces?.pieceBytes, 262144);
+  t.same(pieces?.hashes, [0, 1, 2].map((i) => createHash('sha256').update(content.subarray(i * 262144, (i + 1) * 262144)).digest('hex')));
+
+  follower.follow(); // the change log names the path; its row brings the hash
+  t.equal(follower.sha256Of(follower.lookup('a.iso')!), hex, 'and the hash with it');
+  const reloaded = new Catalog(other);
+  reloaded.load();
+  t.equal(reloaded.sha256Of(reloaded.lookup('a.iso')!), hex, 'a restart loads it');
+
+  // A new copy has no hash until it is read again; the old one is never served as the new one's.
+  writeFileSync(join(fx.repository, 'a.iso'), 'changed');
+  await catalog.scan(fx.repository);
+  t.equal(catalog.sha256Of(catalog.lookup('a.iso')!), undefined);
+  t.equal(catalog.piecesOf(catalog.lookup('a.iso')!), undefined);
+  t.equal(catalog.sha256Of({ ...entry }), undefined, 'an entry of the old copy gets nothing');
+});
