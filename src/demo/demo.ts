@@ -74,6 +74,10 @@ Try:
   curl -I ${base}/README.txt                            # small: served directly, 200
   curl -sL ${base}/pool/main/d/demo/demo_1.0_amd64.deb | wc -c
   curl -I ${base}/no/such/file                          # 404
+  curl -s ${base}/releases/1.0/demo-1.0-amd64.iso.sha256   # sha256sum format
+  curl -s ${base}/releases/1.0/demo-1.0-amd64.iso.meta4    # Metalink 4, for aria2c
+  curl -s '${base}/releases/1.0/demo-1.0-amd64.iso?mirrorlist=json'
+  in a browser: ${base}/releases/1.0/demo-1.0-amd64.iso?mirrorlist and ${base}/releases/
   curl -s ${base}/_mirrorgate/mirrors                    # health, capacity, load
   curl -s '${base}/_mirrorgate/explain?path=releases/1.0/demo-1.0.tar.gz&ip=81.2.69.142'
   curl -s ${base}/_mirrorgate/metrics

@@ -103,6 +103,15 @@ export class MirrorStates implements SelectionState {
     utilisation: (mirror, nowMs) => this.utilisation(mirror, nowMs),
   };
 
+  /**
+   * The same verdicts as unavailable(), asking for no check: what is known now. The Link alternates of a
+   * redirect are ranked over it, so naming three more mirrors never asks three more mirrors for checks.
+   */
+  readonly passive: SelectionState = {
+    unavailable: (mirror, file, volatile, nowMs) => this.verdictOf(mirror, file as FileRef, volatile, nowMs ?? this.now(), false),
+    utilisation: (mirror, nowMs) => this.utilisation(mirror, nowMs),
+  };
+
   /** Whether evidence about `mirror`'s copy of `file` is missing or due (a queued check may be moot by now). */
   needsCheck(mirror: Mirror, file: FileRef, volatile: boolean, nowMs = this.now()): boolean {
     const state = this.of(mirror);

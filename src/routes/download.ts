@@ -70,7 +70,8 @@ export function downloadRoutes(app: FastifyInstance, runtime: Runtime, random: (
     if (alternates > 0) {
       // The chosen mirror first, then the ones selection would pick next for this client (RFC 6249).
       const links = [duplicateLink(location, mirror, 1)];
-      for (const next of rankMirrors(input, alternates, mirror)) {
+      // Ranked on what is known: naming alternates asks no mirror for a check.
+      for (const next of rankMirrors(input, alternates, mirror, runtime.states.passive)) {
         links.push(duplicateLink((client.https ? (next.mirror.httpsUrl as string) : next.mirror.url) + path, next.mirror, links.length + 1));
       }
       links.push(metalinkLink(path));

@@ -92,23 +92,28 @@ export interface Ranked {
   readonly tier: Tier | undefined;
 }
 
+/** Scratch for rankMirrors (synchronous, so one set serves every call). */
+const ranking = new Set<string>();
+
 /**
  * The mirrors this client would get after `first`, best first: each is what selection would pick if
  * every mirror before it were avoided. For Link alternates, Metalink priorities and the mirror list.
- * The round-robin state is not advanced (a copy is used).
+ * `state` replaces the input's state view (the redirect ranks over one that asks for no checks). The
+ * round-robin state is not advanced (a copy is used).
  */
-export function rankMirrors(input: SelectionInput, count: number, first?: Mirror): Ranked[] {
+export function rankMirrors(input: SelectionInput, count: number, first?: Mirror, state: SelectionState | undefined = input.state): Ranked[] {
   const ranked: Ranked[] = [];
   if (count <= 0) return ranked;
-  const skip = new Set(input.avoid ?? []);
-  if (first !== undefined) skip.add(first.name);
+  ranking.clear();
+  if (input.avoid !== undefined) for (const name of input.avoid) ranking.add(name);
+  if (first !== undefined) ranking.add(first.name);
   const roundRobin = input.scheduler === 'round-robin' ? new Map(input.roundRobin) : input.roundRobin;
-  const asked: SelectionInput = { ...input, avoid: skip, roundRobin };
+  const asked: SelectionInput = { ...input, avoid: ranking, roundRobin, state };
   while (ranked.length < count) {
     const { chosen, tier } = chooseMirror(asked);
     if (chosen === undefined) break;
     ranked.push({ mirror: chosen, tier });
-    skip.add(chosen.name);
+    ranking.add(chosen.name);
   }
   return ranked;
 }
