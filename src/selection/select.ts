@@ -100,6 +100,13 @@ const ranking = new Set<string>();
  * every mirror before it were avoided. For Link alternates, Metalink priorities and the mirror list.
  * `state` replaces the input's state view (the redirect ranks over one that asks for no checks). The
  * round-robin state is not advanced (a copy is used).
+ *
+ * For an IPv4 client and the weighted scheduler it costs about one selection, not one per rank: the
+ * mirrors each group adds are searched once for their best `count` (lazyTopK), which is what repeated
+ * selection with the earlier ranks avoided would find there, since a group's search only ever widens to
+ * the next when nothing of it is left. What no group yields (every candidate saturated) and the other
+ * cases take the plain way: selection again with the ranks so far avoided. test/selection/rank.test.ts
+ * checks both ways give the same order.
  */
 export function rankMirrors(input: SelectionInput, count: number, first?: Mirror, state: SelectionState | undefined = input.state): Ranked[] {
   const ranked: Ranked[] = [];
@@ -109,11 +116,35 @@ export function rankMirrors(input: SelectionInput, count: number, first?: Mirror
   if (first !== undefined) ranking.add(first.name);
   const roundRobin = input.scheduler === 'round-robin' ? new Map(input.roundRobin) : input.roundRobin;
   const asked: SelectionInput = { ...input, avoid: ranking, roundRobin, state };
+  if ((input.scheduler ?? 'weighted') === 'weighted' && !input.ipv6) {
+    let start = 0;
+    for (const group of input.plan.groups) {
+      if (ranked.length >= count) return ranked;
+      for (const m of lazyTopK(input.plan, start, group.end, asked, count - ranked.length)) {
+        ranked.push({ mirror: m.mirror, tier: group.tier });
+        ranking.add(m.mirror.name);
+      }
+      start = group.end;
+    }
+  }
+  return slowRank(asked, ranked, count);
+}
+
+/** rankMirrors the plain way: choose, avoid it, choose again. Also the reference the fast way is tested against. */
+export function rankBySelection(input: SelectionInput, count: number, first?: Mirror, state: SelectionState | undefined = input.state): Ranked[] {
+  const avoid = new Set(input.avoid ?? []);
+  if (first !== undefined) avoid.add(first.name);
+  const roundRobin = input.scheduler === 'round-robin' ? new Map(input.roundRobin) : input.roundRobin;
+  return slowRank({ ...input, avoid, roundRobin, state }, [], count);
+}
+
+function slowRank(asked: SelectionInput, ranked: Ranked[], count: number): Ranked[] {
+  const avoid = asked.avoid as Set<string>;
   while (ranked.length < count) {
     const { chosen, tier } = chooseMirror(asked);
     if (chosen === undefined) break;
     ranked.push({ mirror: chosen, tier });
-    ranking.add(chosen.name);
+    avoid.add(chosen.name);
   }
   return ranked;
 }
@@ -222,6 +253,57 @@ function lazyPick(plan: Plan, start: number, end: number, family: number, input:
     }
   }
   return best;
+}
+
+/**
+ * lazyPick's search for the best `k` of members[start, end) that can serve unsaturated, best first: it
+ * stops when the next base score is no better than the k-th best true score found. IPv4 clients only.
+ */
+function lazyTopK(plan: Plan, start: number, end: number, input: SelectionInput, k: number): PlannedMirror[] {
+  const n = end - start;
+  const best: PlannedMirror[] = [];
+  const scores: number[] = [];
+  if (n <= 0) return best;
+  if (scratch.bound.length < n) scratch = { bound: new Float64Array(2 * n), unit: new Float64Array(2 * n), exact: new Uint8Array(2 * n) };
+  const { bound, unit, exact } = scratch;
+  const { seed, inverseWeight } = plan.columns;
+  for (let i = 0; i < n; i++) {
+    const u = unitFor(input.key, seed[start + i] as number);
+    unit[i] = u;
+    exact[i] = 0;
+    bound[i] = (1 - u) * (inverseWeight[start + i] as number);
+  }
+  for (;;) {
+    // The smallest bound left.
+    let at = -1;
+    let low = Infinity;
+    for (let i = 0; i < n; i++) {
+      const b = bound[i] as number;
+      if (b < low) {
+        low = b;
+        at = i;
+      }
+    }
+    const limit = best.length < k ? Infinity : (scores[k - 1] as number);
+    if (at === -1 || low >= limit) return best;
+    if (exact[at] === 0) {
+      bound[at] = -Math.log(unit[at] as number) / (plan.members[start + at] as PlannedMirror).mirror.weight;
+      exact[at] = 1;
+      continue; // look again: it may no longer be the smallest
+    }
+    bound[at] = Infinity;
+    const m = plan.members[start + at] as PlannedMirror;
+    const score = visit(m, low, input);
+    if (score === Infinity || score >= limit) continue;
+    let i = best.length;
+    while (i > 0 && (scores[i - 1] as number) > score) i--;
+    best.splice(i, 0, m);
+    scores.splice(i, 0, score);
+    if (best.length > k) {
+      best.pop();
+      scores.pop();
+    }
+  }
 }
 
 /** A mirror's true score (base ÷ headroom), or Infinity when it cannot serve or has no headroom. */

@@ -9,6 +9,7 @@ export function mirror(name: string, over: Partial<Mirror> = {}): Mirror {
     country, continent: country === undefined ? undefined : continentOf(country),
     latitude: undefined, longitude: undefined, asn: undefined, enabled: true,
     onlyCountries: undefined, continentOnly: false, excludeCountries: [], httpsUrl: `https://${name}.example/`, ipv6: true,
+    timestampFile: undefined, probePath: undefined,
     ...over,
   };
 }
