@@ -27,7 +27,17 @@ export function metalinkLink(encodedPath: string): string {
   return `</${encodedPath}.meta4>; rel=describedby; type="application/metalink4+xml"`;
 }
 
+/** The two header values per digest, for the files asked for lately (the catalog hands out one string per copy). */
+const digestValues = new Map<string, readonly [string, string]>();
+const DIGEST_VALUES_KEPT = 65_536;
+
 /** Repr-Digest and Digest for a sha-256 given as base64. */
 export function setDigestHeaders(reply: FastifyReply, base64: string): void {
-  reply.header('repr-digest', `sha-256=:${base64}:`).header('digest', `SHA-256=${base64}`);
+  let values = digestValues.get(base64);
+  if (values === undefined) {
+    if (digestValues.size >= DIGEST_VALUES_KEPT) digestValues.clear();
+    values = [`sha-256=:${base64}:`, `SHA-256=${base64}`];
+    digestValues.set(base64, values);
+  }
+  reply.header('repr-digest', values[0]).header('digest', values[1]);
 }

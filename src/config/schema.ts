@@ -145,7 +145,7 @@ export const ConfigSchema = Type.Object({
   clients: Type.Object({
     alternates: Type.Integer({
       minimum: 0, maximum: 20, default: 3,
-      description: 'A redirect carries `Link: rel=duplicate` (RFC 6249) for the chosen mirror and this many next best, in this client\'s order; 0 = no Link headers',
+      description: 'A redirect carries `Link: rel=duplicate` (RFC 6249) for this many next best mirrors after the chosen one, in this client\'s order; 0 = no Link headers',
     }),
     digests: Type.Boolean({ default: true, description: 'Send Repr-Digest (RFC 9530) and Digest (RFC 3230) with a file\'s sha-256 once it is hashed' }),
     metalinkMirrors: Type.Integer({ minimum: 1, maximum: 100, default: 20, description: 'Mirrors listed at most in a Metalink document and on a mirror list page' }),

@@ -68,11 +68,11 @@ export function downloadRoutes(app: FastifyInstance, runtime: Runtime, random: (
     const location = (client.https ? (mirror.httpsUrl as string) : mirror.url) + path;
     const { alternates } = runtime.config.clients;
     if (alternates > 0) {
-      // The chosen mirror first, then the ones selection would pick next for this client (RFC 6249).
-      const links = [duplicateLink(location, mirror, 1)];
-      // Ranked on what is known: naming alternates asks no mirror for a check.
+      // The mirrors selection would pick next for this client (RFC 6249), pri 2, 3, …: Location is the
+      // first. Ranked on what is known: naming alternates asks no mirror for a check.
+      const links: string[] = [];
       for (const next of rankMirrors(input, alternates, mirror, runtime.states.passive)) {
-        links.push(duplicateLink((client.https ? (next.mirror.httpsUrl as string) : next.mirror.url) + path, next.mirror, links.length + 1));
+        links.push(duplicateLink((client.https ? (next.mirror.httpsUrl as string) : next.mirror.url) + path, next.mirror, links.length + 2));
       }
       links.push(metalinkLink(path));
       reply.header('link', links);

@@ -115,11 +115,25 @@ export function rankMirrors(input: SelectionInput, count: number, first?: Mirror
   if (input.avoid !== undefined) for (const name of input.avoid) ranking.add(name);
   if (first !== undefined) ranking.add(first.name);
   const roundRobin = input.scheduler === 'round-robin' ? new Map(input.roundRobin) : input.roundRobin;
-  const asked: SelectionInput = { ...input, avoid: ranking, roundRobin, state };
+  // Spelled out, not spread: one object shape for every call (this runs on each redirect).
+  const asked: SelectionInput = {
+    plan: input.plan, key: input.key, https: input.https, ipv6: input.ipv6, avoid: ranking, file: input.file, volatile: input.volatile,
+    state, scheduler: input.scheduler, roundRobin, nowMs: input.nowMs,
+  };
   if ((input.scheduler ?? 'weighted') === 'weighted' && !input.ipv6) {
+    // The groups before `first`'s had nothing to offer its selection, and have nothing now.
+    let skipTo = 0;
+    if (first !== undefined) {
+      const { members } = input.plan;
+      while (skipTo < members.length && (members[skipTo] as PlannedMirror).mirror !== first) skipTo++;
+    }
     let start = 0;
     for (const group of input.plan.groups) {
       if (ranked.length >= count) return ranked;
+      if (group.end <= skipTo) {
+        start = group.end;
+        continue;
+      }
       for (const m of lazyTopK(input.plan, start, group.end, asked, count - ranked.length)) {
         ranked.push({ mirror: m.mirror, tier: group.tier });
         ranking.add(m.mirror.name);
@@ -262,8 +276,8 @@ function lazyPick(plan: Plan, start: number, end: number, family: number, input:
 function lazyTopK(plan: Plan, start: number, end: number, input: SelectionInput, k: number): PlannedMirror[] {
   const n = end - start;
   const best: PlannedMirror[] = [];
-  const scores: number[] = [];
   if (n <= 0) return best;
+  const scores = topScores.length >= k ? topScores : (topScores = new Float64Array(2 * k));
   if (scratch.bound.length < n) scratch = { bound: new Float64Array(2 * n), unit: new Float64Array(2 * n), exact: new Uint8Array(2 * n) };
   const { bound, unit, exact } = scratch;
   const { seed, inverseWeight } = plan.columns;
@@ -295,16 +309,21 @@ function lazyTopK(plan: Plan, start: number, end: number, input: SelectionInput,
     const m = plan.members[start + at] as PlannedMirror;
     const score = visit(m, low, input);
     if (score === Infinity || score >= limit) continue;
-    let i = best.length;
-    while (i > 0 && (scores[i - 1] as number) > score) i--;
-    best.splice(i, 0, m);
-    scores.splice(i, 0, score);
-    if (best.length > k) {
-      best.pop();
-      scores.pop();
+    // Insert in order, dropping the (k+1)-th.
+    let i = best.length < k ? best.length : k - 1;
+    if (best.length < k) best.push(m);
+    while (i > 0 && (scores[i - 1] as number) > score) {
+      scores[i] = scores[i - 1] as number;
+      best[i] = best[i - 1] as PlannedMirror;
+      i--;
     }
+    scores[i] = score;
+    best[i] = m;
   }
 }
+
+/** Scratch for lazyTopK's scores. */
+let topScores = new Float64Array(16);
 
 /** A mirror's true score (base ÷ headroom), or Infinity when it cannot serve or has no headroom. */
 function visit(m: PlannedMirror, base: number, input: SelectionInput): number {
