@@ -2,8 +2,9 @@
 //
 // What a feature costs per redirect, in instructions: valgrind's callgrind counts the server's
 // user-space instructions while a client sends N keep-alive redirects, after a warm-up that lets the JIT
-// settle. Unlike the A/B rounds of bench/run.ts, the count does not depend on what else the machine is
-// doing (this shared machine's CPU time per request varies by ±20% between identical servers). Each
+// settle. It is far steadier than the A/B rounds of bench/run.ts (this shared machine's CPU time per
+// request varies by ±20% between identical servers), but not blind to load: how many requests one
+// turn of the event loop handles changes the count, so run it on an otherwise idle machine. Each
 // variant is the bench pipeline's config (10k files, 50 mirrors, every file "hashed") with probing off
 // and `clients` replaced; default: the Link and digest headers on, off, and in parts. Needs valgrind.
 import { execFileSync, spawn } from 'node:child_process';
