@@ -104,6 +104,7 @@ export function downloadRoutes(app: FastifyInstance, runtime: Runtime, random: (
     const fallback = runtime.config.fallbackUrl;
     if (fallback !== undefined && input.volatile !== true && !(input.https && fallback.startsWith('http:'))) {
       runtime.count(FALLBACK, bytes);
+      digests(reply, file);
       return redirect(reply, fallback + encodePath(file.path), FALLBACK, 'fallback');
     }
     return serveLocal(request, reply, file, bytes, restated);

@@ -58,12 +58,17 @@ t.test('alternates are configurable, and both kinds of header can be turned off'
   t.equal(res.headers['repr-digest'], undefined);
 });
 
-t.test('a file served from the repository carries the same digests', async (t) => {
-  const { app, fixture } = await build(t);
+t.test('a file served from the repository, and one sent to the fallback, carry the same digests', async (t) => {
+  const { app, fixture } = await build(t, { config: { mirrors: [{ ...DEFAULT_MIRRORS[0], enabled: false }], fallbackUrl: 'https://fallback.example.org/' } });
   await hashed(t, app, 'README.txt');
   const res = await app.inject({ url: '/README.txt' });
   t.equal(res.statusCode, 200);
   t.equal(res.headers.digest, `SHA-256=${sha256(join(fixture.repository, 'README.txt')).toString('base64')}`);
+  await hashed(t, app, 'releases/1.0/big.iso');
+  const fallback = await app.inject({ url: '/releases/1.0/big.iso' });
+  t.equal(fallback.headers.location, 'https://fallback.example.org/releases/1.0/big.iso');
+  t.equal(fallback.headers['repr-digest'], `sha-256=:${sha256(join(fixture.repository, 'releases/1.0/big.iso')).toString('base64')}:`);
+  t.equal(fallback.headers.link, undefined, 'no mirror to name');
 });
 
 t.test('checksums in sha256sum format, 404 for unknown files, 503 with Retry-After before hashing', async (t) => {
