@@ -1,4 +1,4 @@
-// npm run build && node dist/bench/instructions.js [--variants JSON] [--warmup N] [--requests N]
+// npm run build && node dist/bench/instructions.js [--variants JSON] [--warmup N] [--requests N] [--bare]
 //
 // What a feature costs per redirect, in instructions: valgrind's callgrind counts the server's
 // user-space instructions while a client sends N keep-alive redirects, after a warm-up that lets the JIT
@@ -6,7 +6,9 @@
 // request varies by ±20% between identical servers), but not blind to load: how many requests one
 // turn of the event loop handles changes the count, so run it on an otherwise idle machine. Each
 // variant is the bench pipeline's config (10k files, 50 mirrors, every file "hashed") with probing off
-// and `clients` replaced; default: the Link and digest headers on, off, and in parts. Needs valgrind.
+// and `clients` replaced; default: the Link and digest headers on, off, and in parts. `--bare` measures
+// bench/bare-fastify.js instead, `floor` against `floor-headers`: the same header lines in Fastify with
+// no mirrorgate code. Needs valgrind.
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request, Agent } from 'node:http';
@@ -23,6 +25,7 @@ const { values: args } = parseArgs({
     }) },
     warmup: { type: 'string', default: '40000' },
     requests: { type: 'string', default: '10000' },
+    bare: { type: 'boolean', default: false },
   },
 });
 const WORK = join(PACKAGE_ROOT, 'bench/.work/instructions');
@@ -55,22 +58,27 @@ async function main(): Promise<void> {
   const warmup = Number(args.warmup);
   const measured = Number(args.requests);
   const base: Record<string, number> = {};
-  for (const [name, clients] of Object.entries(JSON.parse(args.variants) as Record<string, object>)) {
-    const config = join(WORK, `${name}.json`);
-    const db = join(WORK, `${name}.db`);
-    writeFileSync(config, JSON.stringify(pipelineConfig(repository, mirrors, { probe: { enabled: false }, clients })));
-    execFileSync(process.execPath, [BIN, 'scan', '--config', config, '--db', db]);
-    const sqlite = new Database(db);
-    sqlite.prepare('UPDATE files SET sha256 = lower(hex(randomblob(32)))').run();
-    sqlite.close();
-    const port = 21000 + Object.keys(base).length;
+  const variants: [string, string[]][] = args.bare
+    ? ['floor', 'floor-headers'].map((mode, i) => [mode, [join(PACKAGE_ROOT, 'dist/bench/bare-fastify.js'), String(21000 + i), mode]])
+    : Object.entries(JSON.parse(args.variants) as Record<string, object>).map(([name, clients], i) => {
+      const config = join(WORK, `${name}.json`);
+      const db = join(WORK, `${name}.db`);
+      writeFileSync(config, JSON.stringify(pipelineConfig(repository, mirrors, { probe: { enabled: false }, clients })));
+      execFileSync(process.execPath, [BIN, 'scan', '--config', config, '--db', db]);
+      const sqlite = new Database(db);
+      sqlite.prepare('UPDATE files SET sha256 = lower(hex(randomblob(32)))').run();
+      sqlite.close();
+      return [name, [BIN, 'serve', '--config', config, '--db', db, '--port', String(21000 + i)]];
+    });
+  for (const [name, command] of variants) {
+    const port = Number(command[args.bare ? 1 : command.length - 1]);
     const out = join(WORK, `callgrind.${name}`);
     const server = spawn('valgrind', ['--tool=callgrind', '--instr-atstart=no', '--smc-check=all-non-file', `--callgrind-out-file=${out}.%p`,
-      process.execPath, BIN, 'serve', '--config', config, '--db', db, '--port', String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
+      process.execPath, ...command], { stdio: ['ignore', 'pipe', 'pipe'] });
     let log = '';
     server.stdout.on('data', (d: Buffer) => { log += d.toString(); });
     server.stderr.on('data', (d: Buffer) => { log += d.toString(); });
-    while (!log.includes('Server listening')) await new Promise((r) => setTimeout(r, 200));
+    while (!/Server listening|^listening/m.test(log)) await new Promise((r) => setTimeout(r, 200));
     await load(port, warmup, urls, ips);
     execFileSync('callgrind_control', ['-i', 'on', String(server.pid)]);
     await load(port, measured, urls, ips);
