@@ -37,7 +37,8 @@ export class Hasher {
       this.again = true;
       return;
     }
-    this.running = this.run().finally(() => {
+    // A database that fails mid-pass ends the pass, logged; the next change or scan starts another.
+    this.running = this.run().catch((err: unknown) => this.log.warn({ err: (err as Error).message }, 'hashing pass stopped')).finally(() => {
       this.running = undefined;
       if (this.again) {
         this.again = false;
@@ -70,7 +71,13 @@ export class Hasher {
           if (this.abort.signal.aborted) return;
           const read = await this.hashIfUnchanged(row.path, row.size, row.mtime_ms, row.ctime_ms);
           const copy = { size: row.size, mtimeMs: row.mtime_ms, ctimeMs: row.ctime_ms };
-          if (read !== undefined) this.catalog.recordHash(row.path, copy, read.sha256, read.pieceBytes, read.pieces);
+          if (read === undefined) return;
+          try {
+            this.catalog.recordHash(row.path, copy, read.sha256, read.pieceBytes, read.pieces);
+          } catch (err) {
+            // A busy or failing database: the hash is lost, not the process; the next pass reads it again.
+            this.log.warn({ path: row.path, err: (err as Error).message }, 'cannot store hash');
+          }
         }));
         if (this.abort.signal.aborted) return;
       }

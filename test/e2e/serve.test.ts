@@ -137,7 +137,9 @@ t.test('--workers 2: redirects served, counters summed exactly, each probe run o
   const answers = await Promise.all(Array.from({ length: n }, get));
   t.same(new Set(answers), new Set([redirect]), 'every answer a redirect to the mirror');
   child.kill('SIGTERM');
-  t.equal(await exited, 0);
+  const code = await exited;
+  t.equal(code, 0, 'a clean exit');
+  if (code !== 0) t.comment(`the server said, at the end:\n${output().slice(-4000)}`);
   const elapsed = (Date.now() - started) / 1000;
   const probes = mirror.log.filter((l) => l === 'HEAD /README.txt').length;
   t.ok(probes >= 1 && probes <= Math.ceil(elapsed / 0.9) + 1, `${probes} health probes in ${elapsed.toFixed(1)} s at a 1 s interval: run once, not per worker`);
