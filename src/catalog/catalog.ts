@@ -338,8 +338,7 @@ export class Catalog {
     }
     let digest = this.digests.get(slot);
     if (digest === undefined) {
-      const { hashes } = this.files;
-      digest = Buffer.from(hashes.buffer, hashes.byteOffset + slot * HASH_BYTES, HASH_BYTES).toString('base64');
+      digest = this.hashBytes(slot).toString('base64');
       if (this.digests.size >= DIGESTS_KEPT) this.digests.clear();
       this.digests.set(slot, digest);
     }
@@ -349,9 +348,12 @@ export class Catalog {
   /** The same as lowercase hex (sha256sum's form). */
   sha256Of(file: FileEntry): string | undefined {
     const slot = this.slotOf(file);
-    if (slot === undefined) return undefined;
+    return slot === undefined ? undefined : this.hashBytes(slot).toString('hex');
+  }
+
+  private hashBytes(slot: number): Buffer {
     const { hashes } = this.files;
-    return Buffer.from(hashes.buffer, hashes.byteOffset + slot * HASH_BYTES, HASH_BYTES).toString('hex');
+    return Buffer.from(hashes.buffer, hashes.byteOffset + slot * HASH_BYTES, HASH_BYTES);
   }
 
   /**
@@ -367,10 +369,7 @@ export class Catalog {
       statement(this.db, 'INSERT INTO catalog_changes (path) VALUES (?)').run(path);
       // Only the version moves: this copy's memory is current, and a follower reads the hash with the row.
       const behind = (readMeta(this.db, 'catalog_version') ?? '') !== this.version;
-      this.version = `${Date.now()}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-      writeMeta(this.db, 'catalog_version', this.version);
-      const end = this.logEnd();
-      statement(this.db, 'DELETE FROM catalog_changes WHERE seq <= ?').run(end - LOG_KEEP);
+      const end = this.newVersion();
       if (!behind) this.watermark = end;
       else this.version = '(behind)';
     })();
@@ -462,6 +461,15 @@ export class Catalog {
     return 'added';
   }
 
+  /** In a write transaction: prunes the change log, writes a new catalog_version; returns the log's end. */
+  private newVersion(): number {
+    const end = this.logEnd();
+    statement(this.db, 'DELETE FROM catalog_changes WHERE seq <= ?').run(end - LOG_KEEP);
+    this.version = `${Date.now()}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+    writeMeta(this.db, 'catalog_version', this.version);
+    return end;
+  }
+
   private logEnd(): number {
     return (statement(this.db, 'SELECT MAX(seq) AS s FROM catalog_changes').get() as { s: number | null }).s ?? 0;
   }
@@ -490,11 +498,7 @@ export class Catalog {
       }
       if (paths.length > LOG_PATHS_MAX) log.run('');
       else for (const path of paths) log.run(path);
-      const end = this.logEnd();
-      statement(this.db, 'DELETE FROM catalog_changes WHERE seq <= ?').run(end - LOG_KEEP);
-      this.version = `${Date.now()}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-      writeMeta(this.db, 'catalog_version', this.version);
-      this.watermark = end;
+      this.watermark = this.newVersion();
     })();
     this.unpersisted.clear();
   }

@@ -70,8 +70,8 @@ export class Hasher {
         await Promise.all(batch.map(async (row) => {
           if (this.abort.signal.aborted) return;
           const read = await this.hashIfUnchanged(row.path, row.size, row.mtime_ms, row.ctime_ms);
-          const copy = { size: row.size, mtimeMs: row.mtime_ms, ctimeMs: row.ctime_ms };
           if (read === undefined) return;
+          const copy = { size: row.size, mtimeMs: row.mtime_ms, ctimeMs: row.ctime_ms };
           try {
             this.catalog.recordHash(row.path, copy, read.sha256, read.pieceBytes, read.pieces);
           } catch (err) {

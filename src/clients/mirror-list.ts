@@ -1,8 +1,9 @@
 // The mirror list of one file (`?mirrorlist`), as data and as a page: the file's facts, where the client
 // seems to be, the mirror it would get and the others in its order. Public: restricted and disabled
 // mirrors are left out, and a mirror's state is one word, never the probe's reason.
+import { posix } from 'node:path';
 import type { Location } from '../geo/records.js';
-import type { Mirror } from '../config/load.js';
+import { mirrorBase, type Mirror } from '../config/load.js';
 import { rankMirrors, reasonToSkip, type SelectionInput } from '../selection/select.js';
 import type { ExclusionReason } from '../selection/reasons.js';
 import { encodePath } from '../catalog/request-path.js';
@@ -35,7 +36,7 @@ const STATE_OF: Record<ExclusionReason, PublicState | undefined> = {
 export function mirrorList(
   input: SelectionInput, location: Location, file: { path: string; size: number; mtimeMs: number }, sha256: string | undefined, max: number,
 ): MirrorList {
-  const urlOf = (m: Mirror) => (input.https && m.httpsUrl !== undefined ? m.httpsUrl : m.url) + encodePath(file.path);
+  const urlOf = (m: Mirror) => mirrorBase(m, input.https) + encodePath(file.path);
   const ranked = rankMirrors(input, max);
   const rankOf = new Map(ranked.map((r, i) => [r.mirror.name, i + 1]));
   const listed: ListedMirror[] = [];
@@ -62,7 +63,7 @@ export function mirrorList(
 
 export function mirrorListPage(list: MirrorList): string {
   const { file, client } = list;
-  const name = file.path.slice(file.path.lastIndexOf('/') + 1);
+  const name = posix.basename(file.path);
   const where = client.country === null ? 'unknown' : `${client.country}${client.continent === null ? '' : ` (${client.continent})`}`;
   const rows = list.mirrors.map((m) => `<tr class="${m.rank === 1 ? 'chosen' : ''}">
 <td class="n">${m.rank ?? '–'}</td>

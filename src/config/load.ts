@@ -35,6 +35,11 @@ export interface Mirror {
   readonly probePath: string | undefined;
 }
 
+/** The base URL a client gets for this mirror: the https one when it came over https and there is one. */
+export function mirrorBase(mirror: Mirror, https: boolean): string {
+  return https && mirror.httpsUrl !== undefined ? mirror.httpsUrl : mirror.url;
+}
+
 export interface Config {
   /** Absolute path of the file this came from. */
   readonly source: string;

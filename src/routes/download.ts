@@ -22,7 +22,7 @@ import { FALLBACK, LOCAL } from '../counters/counters.js';
 import { expectedBytes } from '../http/range.js';
 import { Views, viewOf } from './views.js';
 import type { Runtime } from '../runtime/runtime.js';
-import type { Mirror } from '../config/load.js';
+import { mirrorBase, type Mirror } from '../config/load.js';
 
 export const ALLOW = 'GET, HEAD';
 
@@ -41,7 +41,8 @@ export function downloadRoutes(app: FastifyInstance, runtime: Runtime, random: (
     if (!target.ok) return reply.code(400).type('text/plain').send(`Bad Request: ${target.reason}\n`);
     const view = viewOf(request);
     // A view of a path that is not a file (`x.iso.meta4?mirrorlist`, a directory) is answered as that path.
-    if (view !== undefined && runtime.catalog.lookup(target.path) !== undefined) return views.file(request, reply, target.path, view);
+    const file = view === undefined ? undefined : runtime.catalog.lookup(target.path);
+    if (view !== undefined && file !== undefined) return views.file(request, reply, file, view);
     return answer(request, reply, target.path, false);
   }
 
@@ -65,14 +66,14 @@ export function downloadRoutes(app: FastifyInstance, runtime: Runtime, random: (
   function sendTo(reply: FastifyReply, mirror: Mirror, tier: string | undefined, client: ClientInfo, file: FileEntry, bytes: number, input: SelectionInput): FastifyReply {
     runtime.count(mirror, bytes, input.nowMs);
     const path = encodePath(file.path);
-    const location = (client.https ? (mirror.httpsUrl as string) : mirror.url) + path;
+    const location = mirrorBase(mirror, client.https) + path;
     const { alternates } = runtime.config.clients;
     if (alternates > 0) {
       // The mirrors selection would pick next for this client (RFC 6249), pri 2, 3, …: Location is the
       // first. Ranked on what is known: naming alternates asks no mirror for a check.
       const links: string[] = [];
       for (const next of rankMirrors(input, alternates, mirror, runtime.states.passive)) {
-        links.push(duplicateLink((client.https ? (next.mirror.httpsUrl as string) : next.mirror.url) + path, next.mirror, links.length + 2));
+        links.push(duplicateLink(mirrorBase(next.mirror, client.https) + path, next.mirror, links.length + 2));
       }
       links.push(metalinkLink(path));
       reply.header('link', links);

@@ -3,6 +3,7 @@
 // `.mirrorlist`, as JSON with `=json` or `Accept: application/json`), and directories (their
 // index.html, or a generated listing). None of it is on the redirect path: the route asks viewOf() and
 // goes on with the file when it says nothing.
+import { posix } from 'node:path';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { encodePath } from '../catalog/request-path.js';
 import type { FileEntry } from '../catalog/catalog.js';
@@ -14,6 +15,7 @@ import { metalinkDocument, METALINK_TYPE, sha256sumLine } from '../clients/metal
 import { mirrorList, mirrorListPage } from '../clients/mirror-list.js';
 import { listingPage, parseSort, sortEntries, type ListingEntry } from '../clients/listing.js';
 import { VERSION } from '../paths.js';
+import { mirrorBase } from '../config/load.js';
 import type { Runtime } from '../runtime/runtime.js';
 
 export type View = 'sha256' | 'meta4' | 'mirrorlist' | 'mirrorlist-json';
@@ -73,10 +75,8 @@ export class Views {
     this.directories = new DirectoryIndex(runtime.catalog);
   }
 
-  /** A view of a catalog file; 404 when there is no such file. */
-  file(request: FastifyRequest, reply: FastifyReply, path: string, view: View): FastifyReply {
-    const file = this.runtime.catalog.lookup(path);
-    if (file === undefined) return notFound(reply);
+  /** A view of a catalog file. */
+  file(request: FastifyRequest, reply: FastifyReply, file: FileEntry, view: View): FastifyReply {
     reply.header('cache-control', 'private, no-store').header('vary', 'accept');
     if (view === 'sha256') return this.checksum(reply, file);
     if (view === 'meta4') return this.metalink(request, reply, file);
@@ -89,9 +89,8 @@ export class Views {
    */
   notAFile(request: FastifyRequest, reply: FastifyReply, path: string, answerFile: (path: string) => FastifyReply | Promise<FastifyReply>): FastifyReply | Promise<FastifyReply> {
     for (const [suffix, view] of SUFFIXES) {
-      if (path.endsWith(suffix) && this.runtime.catalog.lookup(path.slice(0, -suffix.length)) !== undefined) {
-        return this.file(request, reply, path.slice(0, -suffix.length), view === 'mirrorlist' && accepts(request, 'application/json') ? 'mirrorlist-json' : view);
-      }
+      const file = path.endsWith(suffix) ? this.runtime.catalog.lookup(path.slice(0, -suffix.length)) : undefined;
+      if (file !== undefined) return this.file(request, reply, file, view === 'mirrorlist' && accepts(request, 'application/json') ? 'mirrorlist-json' : view);
     }
     if (!this.directories.isDirectory(path)) return notFound(reply);
     const rawPath = request.url.split('?', 1)[0] as string;
@@ -113,7 +112,7 @@ export class Views {
       return reply.code(503).header('retry-after', String(HASH_RETRY_SECONDS)).type('text/plain')
         .send(`The sha256 of /${file.path} is being computed; try again in ${HASH_RETRY_SECONDS} seconds\n`);
     }
-    return reply.type('text/plain; charset=utf-8').send(sha256sumLine(sha256, baseName(file.path)));
+    return reply.type('text/plain; charset=utf-8').send(sha256sumLine(sha256, posix.basename(file.path)));
   }
 
   private metalink(request: FastifyRequest, reply: FastifyReply, file: FileEntry): FastifyReply {
@@ -124,7 +123,7 @@ export class Views {
     if (file.size >= runtime.config.smallFileBytes) {
       const input = selectionInput(runtime, client, file, undefined, this.random);
       for (const { mirror } of rankMirrors(input, runtime.config.clients.metalinkMirrors)) {
-        urls.push({ url: (client.https && mirror.httpsUrl !== undefined ? mirror.httpsUrl : mirror.url) + path, location: mirror.country });
+        urls.push({ url: mirrorBase(mirror, client.https) + path, location: mirror.country });
       }
     }
     if (urls.length === 0) {
@@ -134,11 +133,11 @@ export class Views {
       urls.push({ url: own + path, location: undefined });
     }
     const document = metalinkDocument({
-      name: baseName(file.path), size: file.size, mtimeMs: file.mtimeMs, sha256: runtime.catalog.sha256Of(file),
+      name: posix.basename(file.path), size: file.size, mtimeMs: file.mtimeMs, sha256: runtime.catalog.sha256Of(file),
       pieces: runtime.catalog.piecesOf(file), urls,
     }, `mirrorgate/${VERSION}`);
     return reply.type(METALINK_TYPE)
-      .header('content-disposition', `attachment; filename="${baseName(file.path).replace(/[^\x20-\x7e]|["\\]/g, '_')}.meta4"`)
+      .header('content-disposition', `attachment; filename="${posix.basename(file.path).replace(/[^\x20-\x7e]|["\\]/g, '_')}.meta4"`)
       .send(document);
   }
 
@@ -186,6 +185,3 @@ function notFound(reply: FastifyReply): FastifyReply {
   return reply.code(404).type('text/plain').send('Not Found\n');
 }
 
-function baseName(path: string): string {
-  return path.slice(path.lastIndexOf('/') + 1);
-}

@@ -192,6 +192,11 @@ const IPV6_ONLY = 1;
 const IPV4_ONLY = 2;
 /** Scratch for lazyPick: selection is synchronous, so one set of buffers serves every request. */
 let scratch = { bound: new Float64Array(64), unit: new Float64Array(64), exact: new Uint8Array(64) };
+/** The scratch buffers, grown to hold `n` mirrors. */
+function scratchFor(n: number): typeof scratch {
+  if (scratch.bound.length < n) scratch = { bound: new Float64Array(2 * n), unit: new Float64Array(2 * n), exact: new Uint8Array(2 * n) };
+  return scratch;
+}
 /** Set by lazyPick: it met an available (not necessarily unsaturated) IPv6 mirror. */
 let sawAvailableIpv6 = false;
 
@@ -210,8 +215,7 @@ let sawAvailableIpv6 = false;
  */
 function lazyPick(plan: Plan, start: number, end: number, family: number, input: SelectionInput): PlannedMirror | undefined {
   const n = end - start;
-  if (scratch.bound.length < n) scratch = { bound: new Float64Array(2 * n), unit: new Float64Array(2 * n), exact: new Uint8Array(2 * n) };
-  const { bound, unit, exact } = scratch;
+  const { bound, unit, exact } = scratchFor(n);
   const { seed, inverseWeight, ipv6 } = plan.columns;
   const key = input.key;
   // The smallest bound (at, low) and the second smallest (next), kept by every pass over the range.
@@ -278,8 +282,7 @@ function lazyTopK(plan: Plan, start: number, end: number, input: SelectionInput,
   const best: PlannedMirror[] = [];
   if (n <= 0) return best;
   const scores = topScores.length >= k ? topScores : (topScores = new Float64Array(2 * k));
-  if (scratch.bound.length < n) scratch = { bound: new Float64Array(2 * n), unit: new Float64Array(2 * n), exact: new Uint8Array(2 * n) };
-  const { bound, unit, exact } = scratch;
+  const { bound, unit, exact } = scratchFor(n);
   const { seed, inverseWeight } = plan.columns;
   for (let i = 0; i < n; i++) {
     const u = unitFor(input.key, seed[start + i] as number);
