@@ -15,6 +15,9 @@ export const errors = {
     'database %s has schema version %d but this mirrorgate knows only up to %d; upgrade mirrorgate or use another --db'),
   MG_ERR_DB_MIGRATION: createError<'MG_ERR_DB_MIGRATION', [string, string]>(
     'MG_ERR_DB_MIGRATION', 'migration %s failed: %s'),
+  MG_ERR_DB_MISSING: createError<'MG_ERR_DB_MISSING', [string]>(
+    'MG_ERR_DB_MISSING',
+    'no database at %s: give the server\'s --db (or MIRRORGATE_DB); the default is ./mirrorgate.db in the directory the server was started from'),
   MG_ERR_CLI_USAGE: createError<'MG_ERR_CLI_USAGE', [string]>('MG_ERR_CLI_USAGE', '%s'),
 } as const;
 

@@ -73,13 +73,88 @@ export function lineOf(lines: ReadonlyMap<string, number>, path: string): number
   }
 }
 
-/** `position 17` in a JSON.parse message (Node 20) → ` (line 2 column 5)`; newer Nodes say it themselves. */
+/**
+ * ` (line 2 column 5)` for JSON.parse's error on `text`. Node 20's messages give no position for most
+ * errors ("Unexpected token ','"), so the place is found by scanning the text with JSON's grammar.
+ */
 export function syntaxErrorLine(message: string, text: string): string {
   if (/line \d+/.test(message)) return message;
-  const match = /position (\d+)/.exec(message);
-  if (match === null) return message;
-  const before = text.slice(0, Number(match[1]));
+  const at = firstSyntaxError(text);
+  const before = text.slice(0, at);
   const line = before.split('\n').length;
   const column = before.length - before.lastIndexOf('\n');
-  return `${message} (line ${line} column ${column})`;
+  return `line ${line} column ${column}: ${message}`;
+}
+
+/** The offset of the first character that makes `text` invalid JSON (text.length when it ends too soon). */
+export function firstSyntaxError(text: string): number {
+  let i = 0;
+  const space = () => { while (i < text.length && ' \t\n\r'.includes(text[i] as string)) i += 1; };
+  const fail = (): never => { throw i; };
+  const literal = (word: string) => { if (text.startsWith(word, i)) i += word.length; else fail(); };
+  const string = () => {
+    i += 1;
+    for (;;) {
+      if (i >= text.length) fail();
+      const c = text.charCodeAt(i);
+      if (c === 34) { i += 1; return; }
+      if (c < 32) fail();
+      if (c === 92) {
+        const e = text[i + 1] ?? '';
+        if (e === 'u' && /^[0-9a-fA-F]{4}$/.test(text.slice(i + 2, i + 6))) i += 6;
+        else if ('"\\/bfnrt'.includes(e) && e !== '') i += 2;
+        else { i += 1; fail(); }
+      } else i += 1;
+    }
+  };
+  const number = () => {
+    const m = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/.exec(text.slice(i, i + 400));
+    if (m === null || m[0] === '' || m[0] === '-') fail();
+    i += (m as RegExpExecArray)[0].length;
+  };
+  const value = (): void => {
+    space();
+    const c = text[i];
+    if (c === '{') {
+      i += 1;
+      space();
+      if (text[i] === '}') { i += 1; return; }
+      for (;;) {
+        space();
+        if (text[i] !== '"') fail();
+        string();
+        space();
+        if (text[i] !== ':') fail();
+        i += 1;
+        value();
+        space();
+        if (text[i] === ',') { i += 1; continue; }
+        if (text[i] === '}') { i += 1; return; }
+        fail();
+      }
+    } else if (c === '[') {
+      i += 1;
+      space();
+      if (text[i] === ']') { i += 1; return; }
+      for (;;) {
+        value();
+        space();
+        if (text[i] === ',') { i += 1; continue; }
+        if (text[i] === ']') { i += 1; return; }
+        fail();
+      }
+    } else if (c === '"') string();
+    else if (c === 't') literal('true');
+    else if (c === 'f') literal('false');
+    else if (c === 'n') literal('null');
+    else number();
+  };
+  try {
+    if (text.charCodeAt(0) === 0xfeff) i = 1;
+    value();
+    space();
+    return i < text.length ? i : text.length;
+  } catch (at) {
+    return at as number;
+  }
 }

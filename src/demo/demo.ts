@@ -1,6 +1,6 @@
 // npm run demo: a self-contained, offline mirrorgate. Builds a small repository, starts three mirrors on
 // loopback (labelled Europe, North America and Asia), writes a config for them and serves it with the
-// real server. Ctrl-C stops everything. MIRRORGATE_PORT picks mirrorgate's port (default 8080).
+// real server. Ctrl-C stops everything. `--port N` (or MIRRORGATE_PORT) picks mirrorgate's port (default 8080).
 import { mkdirSync, writeFileSync, truncateSync, existsSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
@@ -54,19 +54,19 @@ export function writeDemoConfig(file: string, repository: string, mirrors: reado
   writeFileSync(file, `${JSON.stringify(config, null, 2)}\n`);
 }
 
-export async function runDemo(): Promise<void> {
+export async function runDemo(port?: string): Promise<void> {
   const repository = join(DEMO_DIR, 'repository');
   writeDemoRepository(repository);
   const mirrors = await Promise.all(DEMO_MIRRORS.map(() => startMirrorServer(repository)));
   const configFile = join(DEMO_DIR, 'mirrors.json');
   writeDemoConfig(configFile, repository, mirrors);
-  const settings = resolveSettings({ config: configFile, db: join(DEMO_DIR, 'mirrorgate.db'), host: '127.0.0.1' }, process.env);
+  const settings = resolveSettings({ config: configFile, db: join(DEMO_DIR, 'mirrorgate.db'), host: '127.0.0.1', port }, process.env);
   const server = await startServer({ ...settings, logLevel: process.env.MIRRORGATE_LOG_LEVEL === undefined ? 'warn' : settings.logLevel });
   const base = server.url.replace('127.0.0.1', 'localhost');
   console.log(`
 mirrorgate demo is running at ${base}
   demo mirrors: ${mirrors.map((m, i) => `${DEMO_MIRRORS[i]?.name} ${m.url}`).join(', ')}
-  config:       ${configFile} (edit it; changes apply within 2 seconds)
+  config:       ${configFile} (edit it: a valid edit applies within about 150 ms)
 
 Try:
   curl -I ${base}/releases/1.0/demo-1.0-amd64.iso        # 302 to a mirror

@@ -9,7 +9,7 @@ import { clientOf } from '../http/client.js';
 import { normalizeRequestPath } from '../catalog/request-path.js';
 import { selectionInput } from '../runtime/selection-input.js';
 import { evidenceRows } from '../probing/evidence-report.js';
-import { explainSelection } from '../selection/explain.js';
+import { explainAnswer } from '../selection/explain.js';
 import { parseAvoid } from './download.js';
 import { isOperator, operatorsOnly } from '../http/admin-access.js';
 
@@ -75,9 +75,10 @@ export function adminRoutes(app: FastifyInstance, runtime: Runtime, token: strin
     }
     const location = runtime.locality.locate(client.address);
     const input = selectionInput(runtime, client, file, parseAvoid(query.avoid), Math.random);
+    const smallFile = file.size < runtime.config.smallFileBytes;
     return {
-      path: file.path, size: file.size, client: { ...client, location }, smallFile: file.size < runtime.config.smallFileBytes,
-      ...explainSelection(input),
+      path: file.path, size: file.size, client: { ...client, location }, smallFile,
+      ...explainAnswer(input, smallFile),
       evidence: evidenceRows(runtime.config.mirrors, file, (name) => runtime.states.get(name)),
     };
   });

@@ -61,3 +61,10 @@ export function explainSelection(input: SelectionInput): Explanation {
   }
   return { chosen: result.chosen?.name ?? null, tier: result.tier ?? null, mirrors: rows };
 }
+
+/** What a request does with the ranking: a file smaller than smallFileBytes is served directly, so no mirror is chosen. */
+export function explainAnswer(input: SelectionInput, smallFile: boolean): Explanation {
+  const ranked = explainSelection(input);
+  if (!smallFile) return ranked;
+  return { chosen: null, tier: null, mirrors: ranked.mirrors.map((m) => (m.status === 'chosen' ? { ...m, status: 'candidate' } : m)) };
+}

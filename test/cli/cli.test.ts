@@ -112,3 +112,56 @@ t.test('serve on a port that is taken says so and exits 1', async (t) => {
   t.equal(r.code, 1);
   t.match(r.stderr, new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port} \\(EADDRINUSE\\)`));
 });
+
+t.test('check fails on a missing repository unless told it will exist, and names the line of a JSON syntax error', async (t) => {
+  const fx = makeFixture(t);
+  writeConfig(fx.configPath, { repository: join(fx.dir, 'not-yet'), mirrors: [] });
+  t.match(await cli(['check', '--config', fx.configPath]), { code: 1, stderr: /repository: .*not-yet is not a directory \(pass --allow-missing-repository/ });
+  t.match(await cli(['check', '--allow-missing-repository', '--config', fx.configPath]), { code: 0, stdout: /ok \(0 mirrors/ });
+  writeFileSync(fx.configPath, '{\n  "repository": "./repository",\n  "mirrors": [\n    { "name": "a", },\n  ]\n}\n');
+  t.match(await cli(['check', '--config', fx.configPath]), { code: 1, stderr: /not valid JSON: line 4 column 20: / });
+  writeFileSync(fx.configPath, '{\n  "mirrors": [\n');
+  t.match(await cli(['check', '--config', fx.configPath]), { code: 1, stderr: /not valid JSON: line 3 column 1: / });
+});
+
+t.test('stats, mirrors and explain never create a database, and say which file they read', async (t) => {
+  const fx = makeFixture(t);
+  const { existsSync } = await import('node:fs');
+  for (const command of [['stats'], ['mirrors'], ['explain', 'README.txt']]) {
+    const r = await cli([...command, '--config', fx.configPath, '--db', fx.dbPath]);
+    t.equal(r.code, 1, command[0]);
+    t.match(r.stderr, new RegExp(`no database at ${fx.dbPath.replace(/[.]/g, '\\.')}: give the server's --db`), command[0]);
+    t.notOk(existsSync(fx.dbPath), `${command[0]} created no file`);
+  }
+  await cli(['migrate', '--db', fx.dbPath]);
+  const r = await cli(['stats', '--config', fx.configPath, '--db', fx.dbPath]);
+  t.equal(r.code, 0);
+  t.equal(r.stderr, `reading ${fx.dbPath}\n`);
+});
+
+t.test('explain judges by the probe results in the database, says when there are none, and chooses no mirror for a small file', async (t) => {
+  const fx = makeFixture(t, { config: { probe: { enabled: true }, smallFileBytes: 65536 } });
+  const flags = ['--config', fx.configPath, '--db', fx.dbPath];
+  await cli(['scan', ...flags]);
+  const none = await cli(['explain', 'releases/1.0/big.iso', '--ip', '8.8.8.8', ...flags]);
+  t.match(none.stdout, /no probe results in this database yet/);
+  t.match(none.stdout, /\n-\s+us\s+country.*unverified/, 'no evidence yet: every copy is unverified');
+  const { openDb } = await import('../../src/db/open.js');
+  const { ProbeStore } = await import('../../src/probing/store.js');
+  const { db } = openDb(fx.dbPath);
+  const now = Date.now();
+  const store = new ProbeStore(db);
+  store.saveHealth('us', { state: 'down', reason: 'connection refused', since: now, checkedAt: now, failures: 3, successes: 0, latencyMs: undefined }, 1000, undefined);
+  store.saveHealth('eu', { state: 'up', reason: 'ok', since: now, checkedAt: now, failures: 0, successes: 3, latencyMs: 12 }, 1000, now);
+  db.close();
+  const probed = await cli(['explain', 'releases/1.0/big.iso', '--ip', '8.8.8.8', ...flags]);
+  t.notMatch(probed.stdout, /no probe results/);
+  t.match(probed.stdout, /chosen: eu/, 'the down mirror is not chosen offline either');
+  t.match(probed.stdout, /excluded:\n(.*\n)*? {2}us: down/);
+  const small = await cli(['explain', 'releases/1.0/medium.tar.gz', '--ip', '8.8.8.8', ...flags]);
+  t.match(small.stdout, /served directly by mirrorgate, no mirror is chosen/);
+  t.notMatch(small.stdout, /^chosen: | {2}chosen$/m);
+  const json = JSON.parse((await cli(['explain', 'releases/1.0/medium.tar.gz', '--json', ...flags])).stdout);
+  t.match(json, { smallFile: true, chosen: null, tier: null, probeState: true });
+  t.notOk(json.mirrors.some((m: { status: string }) => m.status === 'chosen'));
+});

@@ -2,7 +2,7 @@ import type { Command } from '../io.js';
 import { parseFlags } from '../args.js';
 import { resolveSettings } from '../../settings.js';
 import { loadConfigOrThrow } from '../../config/load.js';
-import { openDb } from '../../db/open.js';
+import { openForReading } from '../read-db.js';
 import { CounterStore } from '../../counters/store.js';
 import { ProbeStore, type HealthRow } from '../../probing/store.js';
 import { formatBytes, table } from '../format.js';
@@ -20,7 +20,7 @@ running server's prober last stored; --events N also lists the last N up/down tr
     const { values } = parseFlags(args, { json: { type: 'boolean' }, events: { type: 'string' } });
     const settings = resolveSettings(values, io.env);
     const config = await loadConfigOrThrow(settings.config);
-    const { db } = openDb(settings.db);
+    const db = openForReading(settings.db, io);
     const now = Date.now();
     let traffic;
     let health: Map<string, HealthRow>;

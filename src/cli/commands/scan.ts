@@ -12,7 +12,7 @@ export const scan: Command = {
   help: `Usage: mirrorgate scan [--config FILE] [--db FILE] [--hash]
 
 Walks the repository named in the config and updates the catalog in the database. A running server
-notices the change within 2 seconds and reloads its catalog. With --hash, also computes the sha256 of
+notices the change within a second and reloads its catalog. With --hash, also computes the sha256 of
 every file whose size or mtime changed (otherwise the server does that in the background).
 `,
   async run(args, io) {

@@ -2,7 +2,7 @@ import type { Command } from '../io.js';
 import { parseFlags } from '../args.js';
 import { resolveSettings } from '../../settings.js';
 import { loadConfigFile, type Config } from '../../config/load.js';
-import { openDb } from '../../db/open.js';
+import { openForReading } from '../read-db.js';
 import { CounterStore, type TargetStats } from '../../counters/store.js';
 import { formatBytes, formatShare, parseDuration, table } from '../format.js';
 
@@ -23,7 +23,7 @@ answered from the hourly roll-ups. Configured mirrors with no traffic are listed
     const settings = resolveSettings(values, io.env);
     const spanMs = parseDuration(values.since ?? '1h', '--since');
     const config = await tryConfig(settings.config);
-    const { db } = openDb(settings.db);
+    const db = openForReading(settings.db, io);
     const now = Date.now();
     let rows: TargetStats[];
     try {
