@@ -63,16 +63,15 @@ export class CounterStore {
 
   /**
    * Adds every count of `from` to `to` (the database file was deleted under us: the old connection still
-   * reads it, and what it holds would otherwise be lost with it).
+   * reads it, and what it holds would otherwise be lost with it): the counters and the download statistics.
    */
   static carry(from: Db, to: Db): number {
     let rows = 0;
     to.transaction(() => {
-      for (const table of ['counter_minutes', 'counter_hours'] as const) {
-        const key = table === 'counter_minutes' ? 'minute' : 'hour';
-        const add = statement(to, `INSERT INTO ${table} (${key}, target, requests, bytes) VALUES (?, ?, ?, ?)
-          ON CONFLICT(${key}, target) DO UPDATE SET requests = requests + excluded.requests, bytes = bytes + excluded.bytes`);
-        for (const row of statement(from, `SELECT ${key}, target, requests, bytes FROM ${table} -- carry`).raw().all() as [number, string, number, number][]) {
+      for (const [table, key, name, a, b] of CARRIED) {
+        const add = statement(to, `INSERT INTO ${table} (${key}, ${name}, ${a}, ${b}) VALUES (?, ?, ?, ?)
+          ON CONFLICT(${key}, ${name}) DO UPDATE SET ${a} = ${a} + excluded.${a}, ${b} = ${b} + excluded.${b}`);
+        for (const row of statement(from, `SELECT ${key}, ${name}, ${a}, ${b} FROM ${table} -- carry`).raw().all() as [number, string, number, number][]) {
           add.run(...row);
           rows += 1;
         }
@@ -81,3 +80,12 @@ export class CounterStore {
     return rows;
   }
 }
+
+/** Additive tables: [table, time key, name, count, bytes]. */
+const CARRIED = [
+  ['counter_minutes', 'minute', 'target', 'requests', 'bytes'],
+  ['counter_hours', 'hour', 'target', 'requests', 'bytes'],
+  ['file_hours', 'hour', 'path', 'downloads', 'bytes'],
+  ['file_days', 'day', 'path', 'downloads', 'bytes'],
+  ['country_days', 'day', 'country', 'downloads', 'bytes'],
+] as const;

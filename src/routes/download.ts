@@ -58,13 +58,16 @@ export function downloadRoutes(app: FastifyInstance, runtime: Runtime, random: (
     // no mirror's copy carries that date, so only we serve it.
     if (input.volatile === true && runtime.catalog.lastModifiedMoved(file)) return serveLocal(request, reply, file, bytes, restated);
     const { chosen, tier } = chooseMirror(input);
-    if (chosen !== undefined) return sendTo(reply, chosen, tier, client, file, bytes, input);
+    if (chosen !== undefined) return sendTo(request, reply, chosen, tier, client, file, bytes, input);
     if (mayWait(runtime, input)) return afterChecks(request, reply, file, client, input, bytes, restated);
     return noMirror(request, reply, file, bytes, input, restated);
   }
 
-  function sendTo(reply: FastifyReply, mirror: Mirror, tier: string | undefined, client: ClientInfo, file: FileEntry, bytes: number, input: SelectionInput): FastifyReply {
+  function sendTo(
+    request: FastifyRequest, reply: FastifyReply, mirror: Mirror, tier: string | undefined, client: ClientInfo, file: FileEntry, bytes: number, input: SelectionInput,
+  ): FastifyReply {
     runtime.count(mirror, bytes, input.nowMs);
+    if (request.method === 'GET') runtime.countDownload(file.path, client.address, bytes, input.nowMs);
     const path = encodePath(file.path);
     const location = mirrorBase(mirror, client.https) + path;
     const { alternates } = runtime.config.clients;
@@ -95,7 +98,7 @@ export function downloadRoutes(app: FastifyInstance, runtime: Runtime, random: (
     await awaitVerifiedMirror(runtime, input);
     const now = { ...input, nowMs: runtime.now };
     const { chosen, tier } = chooseMirror(now);
-    if (chosen !== undefined) return sendTo(reply, chosen, tier, client, file, bytes, now);
+    if (chosen !== undefined) return sendTo(request, reply, chosen, tier, client, file, bytes, now);
     return noMirror(request, reply, file, bytes, input, restated);
   }
 
@@ -105,6 +108,7 @@ export function downloadRoutes(app: FastifyInstance, runtime: Runtime, random: (
     const fallback = runtime.config.fallbackUrl;
     if (fallback !== undefined && input.volatile !== true && !(input.https && fallback.startsWith('http:'))) {
       runtime.count(FALLBACK, bytes);
+      if (request.method === 'GET') runtime.countDownload(file.path, clientOf(request, runtime.trusted).address, bytes);
       digests(reply, file);
       return redirect(reply, fallback + encodePath(file.path), FALLBACK, 'fallback');
     }
@@ -130,6 +134,7 @@ export function downloadRoutes(app: FastifyInstance, runtime: Runtime, random: (
       return reply.code(304).send();
     }
     runtime.count(LOCAL, bytes);
+    if (request.method === 'GET') runtime.countDownload(file.path, clientOf(request, runtime.trusted).address, bytes);
     return reply.sendFile(`/${file.path}`, runtime.config.repository, { dotfiles: 'allow', maxAge: 0, lastModified: false, etag: false });
   }
 

@@ -11,6 +11,8 @@ import { scanRepository } from '../catalog/scan.js';
 import type { Evidence, FileRef } from '../probing/freshness.js';
 import { Counters, FALLBACK, LOCAL } from '../counters/counters.js';
 import { CounterStore } from '../counters/store.js';
+import { DownloadStats } from '../counters/downloads.js';
+import { DownloadStore } from '../counters/download-store.js';
 import { ConfigWatcher } from './config-watcher.js';
 import { Loop } from './loop.js';
 import { TrustList } from '../http/trust-list.js';
@@ -66,6 +68,8 @@ export class Runtime implements SelectionContext {
   adminAllowed: TrustList;
   readonly catalog: Catalog;
   readonly counters: Counters;
+  /** Downloads per file and per client country, flushed with the counters. */
+  readonly downloads: DownloadStats;
   readonly locality: Locality;
   readonly states: MirrorStates;
   readonly prober: Prober;
@@ -75,6 +79,7 @@ export class Runtime implements SelectionContext {
   isVolatileFile: (file: FileEntry) => boolean;
   readonly reloads = { applied: 0, rejected: 0 };
   private readonly store: CounterStore;
+  readonly downloadStore: DownloadStore;
   readonly hasher: Hasher;
   private readonly loops: Loop[] = [];
   private readonly configWatcher: ConfigWatcher | undefined;
@@ -100,11 +105,13 @@ export class Runtime implements SelectionContext {
     this.adminAllowed = new TrustList(config.admin.allow);
     this.catalog = new Catalog(db);
     this.counters = new Counters(options.now);
+    this.downloads = new DownloadStats(options.now);
     this.locality = new Locality(log.child({ component: 'geoip' }));
     this.locality.configure(config);
     this.isVolatile = volatileMatcher(config.volatile);
     this.isVolatileFile = this.catalog.memoize(this.isVolatile);
     this.store = new CounterStore(db);
+    this.downloadStore = new DownloadStore(db);
     const now = options.now ?? Date.now;
     const requestCheck = options.requestCheck ?? ((mirror: string, path: string, stamp: number) => this.prober.queue.add(mirror, path, stamp));
     this.states = new MirrorStates(() => this.config, now, requestCheck, options.workers ?? 1);
@@ -300,7 +307,7 @@ export class Runtime implements SelectionContext {
       'database reopened; counting goes on in the new file');
   }
 
-  /** Writes counted requests to SQLite; on failure they stay in memory for the next try. */
+  /** Writes counted requests and downloads to SQLite; on failure they stay in memory for the next try. */
   flush(): void {
     const tallies = this.counters.drain();
     try {
@@ -308,6 +315,15 @@ export class Runtime implements SelectionContext {
     } catch (err) {
       this.counters.restore(tallies);
       this.log.error({ err: (err as Error).message, pending: tallies.length }, 'cannot write counters; will retry');
+    }
+    const files = this.downloads.files.drain();
+    const countries = this.downloads.countries.drain();
+    try {
+      this.downloadStore.write(files, countries);
+    } catch (err) {
+      this.downloads.files.restore(files);
+      this.downloads.countries.restore(countries);
+      this.log.error({ err: (err as Error).message, pending: files.length + countries.length }, 'cannot write download statistics; will retry');
     }
   }
 
@@ -333,6 +349,11 @@ export class Runtime implements SelectionContext {
     }
     if (this.config.counters.enabled) this.counters.add(target.name, bytes, nowMs);
     this.states.recordSent(target, bytes, nowMs);
+  }
+
+  /** A GET answered with a redirect or the file: counted for its path and the client's country. */
+  countDownload(path: string, clientAddress: string, bytes: number, nowMs = this.now): void {
+    if (this.config.counters.enabled) this.downloads.add(path, this.locality.locate(clientAddress).country, bytes, nowMs);
   }
 
   /**
@@ -372,7 +393,7 @@ export class Runtime implements SelectionContext {
       loop(() => PROBE_SYNC_MS, () => this.syncProbeState(), 'probe state sync');
       return;
     }
-    loop(() => PRUNE_INTERVAL_MS, () => this.store.prune(this.config.counters, this.now), 'counter prune');
+    loop(() => PRUNE_INTERVAL_MS, () => this.store.prune(this.config.counters, this.now) + this.downloadStore.prune(this.config.counters, this.now), 'counter prune');
     loop(() => PROBE_TICK_MS, () => this.prober.tick(), 'probe tick');
     loop(() => this.config.catalog.rescanSeconds * 1000, () => this.rescan().catch(() => undefined), 'rescan');
   }

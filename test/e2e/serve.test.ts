@@ -105,7 +105,7 @@ t.test('an edit of mirrors.json reaches the running process', async (t) => {
   t.equal(await curl('-o', '/dev/null', '-w', '%{http_code}', `${base}/releases/1.0/big.iso`), '302', 'and it still answers');
 });
 
-t.test('--workers 2: redirects served, counters summed exactly, each probe run once', async (t) => {
+t.test('--workers 2: redirects served, counters and downloads summed exactly, each probe run once', async (t) => {
   const fixture = makeFixture(t);
   const mirror = await startMirrorServer(fixture.repository);
   t.teardown(() => mirror.close());
@@ -114,6 +114,7 @@ t.test('--workers 2: redirects served, counters summed exactly, each probe run o
     mirrors: [{ name: 'a', url: mirror.url, timestampFile: 'TIMESTAMP', probePath: 'README.txt' }],
     probe: { enabled: true, intervalSeconds: 1, timeoutMs: 500, capacityEveryRounds: 0 },
     rateLimit: { enabled: false },
+    trustProxy: ['127.0.0.1'],
   });
   const started = Date.now();
   const { child, base, exited, output } = await serve(t, fixture, ['--workers', '2']);
@@ -134,7 +135,10 @@ t.test('--workers 2: redirects served, counters summed exactly, each probe run o
   }
 
   const n = 60;
-  const answers = await Promise.all(Array.from({ length: n }, get));
+  // A third each from Britain, the US and Germany (as the trusted proxy on loopback says).
+  const from = ['81.2.69.142', '8.8.8.8', '5.9.0.1'];
+  const answers = await Promise.all(Array.from({ length: n }, (_, i) => curl('-o', '/dev/null', '-w', '%{http_code} %{redirect_url}',
+    '-H', `X-Forwarded-For: ${from[i % 3]}`, `${base}/releases/1.0/big.iso`)));
   t.same(new Set(answers), new Set([redirect]), 'every answer a redirect to the mirror');
   child.kill('SIGTERM');
   const code = await exited;
@@ -147,6 +151,11 @@ t.test('--workers 2: redirects served, counters summed exactly, each probe run o
   const stats = JSON.parse(stdout) as { requests: number; targets: { target: string; requests: number }[] };
   t.equal(stats.requests, n + warmup, 'N requests, N counted');
   t.ok((stats.targets.find((x) => x.target === 'a')?.requests ?? 0) >= n, 'the mirror got at least the N');
+  const files = JSON.parse((await run(process.execPath, [BIN, 'stats', '--files', '--json', '--db', fixture.dbPath])).stdout) as { files: { path: string; downloads: number }[] };
+  t.same(files.files.map((f) => [f.path, f.downloads]), [['releases/1.0/big.iso', n + warmup]], 'every download of the file counted once');
+  const countries = JSON.parse((await run(process.execPath, [BIN, 'stats', '--countries', '--json', '--db', fixture.dbPath])).stdout) as { countries: { country: string; downloads: number }[] };
+  t.same(Object.fromEntries(countries.countries.map((c) => [c.country, c.downloads])), { GB: n / 3, US: n / 3, DE: n / 3, ...(warmup > 0 ? { '--': warmup } : {}) },
+    'by country, exactly');
 });
 
 t.test('--workers 2: a new file is known to every worker at once and redirected on its first requests; a removed one is 404', async (t) => {
