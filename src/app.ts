@@ -12,6 +12,8 @@ import { ConnectionGuard, TIMEOUT_CHECK_MS } from './http/connections.js';
 import type { SharedCounts } from './http/rate-share.js';
 import { PACKAGE_ROOT } from './paths.js';
 import { silentLog, type Log } from './log.js';
+import { buildRegistry } from './metrics/registry.js';
+import type { Registry } from 'prom-client';
 
 export interface AppOptions extends Omit<RuntimeOptions, 'log'> {
   /** Where the app logs; silent when absent (tests). */
@@ -22,12 +24,17 @@ export interface AppOptions extends Omit<RuntimeOptions, 'log'> {
   readonly rateShare?: SharedCounts;
   /** Bearer token for the operator endpoints (from the environment or a file); undefined = allowed networks only. */
   readonly adminToken?: string;
+  /** Under --workers N: the whole server's metrics, from the primary. Default: this process's registry. */
+  readonly metricsText?: () => Promise<string>;
+  /** Names this process in Node's own metrics (`process` label). */
+  readonly processLabel?: string;
 }
 
 declare module 'fastify' {
   interface FastifyInstance {
     mirrorgate: Runtime;
     connections: ConnectionGuard;
+    metrics: Registry;
   }
 }
 
@@ -60,7 +67,10 @@ async function buildHttp(runtime: Runtime, options: AppOptions, log: Log): Promi
     http: { connectionsCheckingInterval: TIMEOUT_CHECK_MS },
   });
   app.decorate('mirrorgate', runtime);
-  app.decorate('connections', new ConnectionGuard(app.server, () => runtime));
+  const connections = new ConnectionGuard(app.server, () => runtime);
+  app.decorate('connections', connections);
+  const metrics = buildRegistry(runtime, runtime.role, options.processLabel ?? 'main', connections);
+  app.decorate('metrics', metrics);
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const status = error.statusCode ?? 500;
     if (status >= 500) log.error({ err: error, method: request.method, url: request.url }, 'request failed');
@@ -84,7 +94,7 @@ async function buildHttp(runtime: Runtime, options: AppOptions, log: Log): Promi
   });
   // serve: false — files are sent only by the download route, and only catalog files.
   await app.register(fastifyStatic, { root: PACKAGE_ROOT, serve: false });
-  adminRoutes(app, runtime, options.adminToken);
+  adminRoutes(app, runtime, options.adminToken, options.metricsText ?? (() => metrics.metrics()));
   downloadRoutes(app, runtime, options.random ?? Math.random);
   return app;
 }

@@ -11,12 +11,21 @@ import type { Settings } from './settings.js';
 import type { Log } from './log.js';
 import type { Evidence, FileRef } from './probing/freshness.js';
 import { RateAggregator, SharedCounts, type Deltas, type OthersCounts } from './http/rate-share.js';
+import { buildRegistry } from './metrics/registry.js';
+import { MetricsAggregator } from './metrics/cluster-metrics.js';
+import type { Registry } from 'prom-client';
+
+type MetricsJson = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
 
 type ToPrimary =
+  | { type: 'metrics'; id: number }
+  | { type: 'metrics-part'; id: number; metrics: MetricsJson }
   | { type: 'check'; items: [string, string, number][] }
   | { type: 'rate'; deltas: Deltas }
   | { type: 'urgent'; id: number; mirror: string; file: FileRef };
 type ToWorker =
+  | { type: 'metrics-collect'; id: number }
+  | { type: 'metrics-text'; id: number; text: string }
   | { type: 'reload' }
   | { type: 'catalog' }
   | { type: 'shutdown' }
@@ -40,6 +49,8 @@ export async function startCluster(settings: Settings, workers: number, adminTok
   const onCatalogChange = () => broadcast({ type: 'catalog' });
   const runtime = await Runtime.start({ configPath: settings.config, dbPath: settings.db, log, role: 'primary', onCatalogChange });
   let stopping = false;
+  const metrics = new MetricsAggregator(buildRegistry(runtime, 'primary', 'primary'));
+  const connected = () => Object.values(cluster.workers ?? {}).filter((w): w is Worker => w?.isConnected() === true);
   const rates = new RateAggregator(() => runtime.config.rateLimit.windowSeconds * 1000);
   const shareRates = (from: number, deltas: Deltas) => {
     const alive = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w?.isConnected() === true);
@@ -52,6 +63,12 @@ export async function startCluster(settings: Settings, workers: number, adminTok
   const spawn = (): Worker => {
     const worker = cluster.fork();
     worker.on('message', (msg: ToPrimary) => {
+      if (msg.type === 'metrics-part') metrics.receive(worker.id, msg.id, msg.metrics);
+      if (msg.type === 'metrics') {
+        void metrics.scrape(connected()).then((text) => {
+          if (worker.isConnected()) worker.send({ type: 'metrics-text', id: msg.id, text } satisfies ToWorker);
+        });
+      }
       if (msg.type === 'check') for (const [m, p, t] of msg.items) runtime.prober.queue.add(m, p, t);
       if (msg.type === 'rate') shareRates(worker.id, msg.deltas);
       if (msg.type === 'urgent') {
@@ -65,6 +82,7 @@ export async function startCluster(settings: Settings, workers: number, adminTok
       }
     });
     worker.on('exit', (code, signal) => {
+      metrics.workerExited(worker.id);
       if (stopping) return;
       log.error({ pid: worker.process.pid, code, signal }, 'worker died; starting another');
       spawn();
@@ -129,8 +147,25 @@ async function startWorker(settings: Settings, workers: number, adminToken: stri
   const rateShare = new SharedCounts((deltas) => {
     if (process.connected) process.send?.({ type: 'rate', deltas } satisfies ToPrimary);
   });
-  const server: RunningServer = await startServer(settings, { role: 'worker', workers, requestCheck, requestUrgent, rateShare, adminToken });
+  const texts = new Map<number, (text: string) => void>();
+  const metricsText = () => new Promise<string>((resolve, reject) => {
+    if (!process.connected) return reject(new Error('the primary is gone'));
+    const id = ++nextId;
+    texts.set(id, resolve);
+    process.send?.({ type: 'metrics', id } satisfies ToPrimary);
+  });
+  const processLabel = `worker-${cluster.worker?.id ?? process.pid}`;
+  const server: RunningServer = await startServer(settings, { role: 'worker', workers, requestCheck, requestUrgent, rateShare, adminToken, metricsText, processLabel });
   process.on('message', (msg: ToWorker) => {
+    if (msg.type === 'metrics-collect') {
+      void server.app.metrics.getMetricsAsJSON().then((metrics) => {
+        if (process.connected) process.send?.({ type: 'metrics-part', id: msg.id, metrics } satisfies ToPrimary);
+      });
+    }
+    if (msg.type === 'metrics-text') {
+      texts.get(msg.id)?.(msg.text);
+      texts.delete(msg.id);
+    }
     if (msg.type === 'rate') rateShare.receive(msg.counts);
     if (msg.type === 'reload') void server.app.mirrorgate.reload();
     if (msg.type === 'catalog') server.app.mirrorgate.catalog.follow();

@@ -17,7 +17,7 @@ export interface RunningServer {
 
 export async function startServer(
   settings: Settings,
-  cluster: Pick<RuntimeOptions, 'role' | 'workers' | 'requestCheck' | 'requestUrgent'> & Pick<AppOptions, 'rateShare' | 'adminToken'> = {},
+  cluster: Pick<RuntimeOptions, 'role' | 'workers' | 'requestCheck' | 'requestUrgent'> & Pick<AppOptions, 'rateShare' | 'adminToken' | 'metricsText' | 'processLabel'> = {},
 ): Promise<RunningServer> {
   const log = pino({ level: settings.logLevel }) as unknown as Log;
   const app = await buildApp({ configPath: settings.config, dbPath: settings.db, log, ...cluster });

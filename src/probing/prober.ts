@@ -41,6 +41,11 @@ export interface ProberDeps {
   readonly onLocalChange: (path: string, stat: FileStat | undefined) => void;
 }
 
+export interface ProbeTimings {
+  health(mirror: string, seconds: number, ok: boolean): void;
+  check(mirror: string, seconds: number, verdict: string): void;
+}
+
 export class Prober {
   readonly queue: CheckQueue;
   private readonly abort = new AbortController();
@@ -48,6 +53,8 @@ export class Prober {
   readonly budget: CheckBudget;
   /** Content checks since start, by verdict (for metrics). */
   readonly verdicts = { fresh: 0, stale: 0, missing: 0 };
+  /** Told how long each health probe and content check took (the metrics' histograms). */
+  timings: ProbeTimings | undefined;
   private healthInFlight = 0;
   private checksInFlight = 0;
   private urgentInFlight = 0;
@@ -152,8 +159,10 @@ export class Prober {
       state.nextProbeAt = now() + config.probe.intervalSeconds * 1000;
       return;
     }
+    const started = performance.now();
     const result = await http.head(mirror.url + encodePath(target.path), config.probe.timeoutMs, signal);
     if (signal.aborted) return;
+    if (result.ok || result.kind !== 'local') this.timings?.health(mirror.name, (performance.now() - started) / 1000, result.ok);
     if (!result.ok && result.kind === 'local') {
       this.pause(result.message);
       state.nextProbeAt = this.pausedUntil;
@@ -294,6 +303,7 @@ export class Prober {
   private async runCheck(mirror: Mirror, file: FileRef): Promise<Evidence | undefined> {
     const state = this.deps.states.get(mirror.name);
     if (state.health.state === 'down') return undefined;
+    const started = performance.now();
     const seen = await this.observe(mirror, file);
     if (seen === undefined || this.abort.signal.aborted) return undefined;
     const volatile = this.deps.isVolatile(file.path) ? { lastModifiedSeconds: this.deps.catalog.lastModifiedSeconds(file) } : undefined;
@@ -301,6 +311,7 @@ export class Prober {
     if (evidence === undefined) return undefined;
     state.evidence.set(file.path, evidence);
     this.verdicts[evidence.status] += 1;
+    this.timings?.check(mirror.name, (performance.now() - started) / 1000, evidence.status);
     if (evidence.status === 'fresh') this.notifyFresh(file.path);
     // Memory has it, and selection reads memory; workers and a restart learn it once a write succeeds.
     this.persist(() => this.deps.store.saveEvidence(mirror.name, file.path, evidence), false);

@@ -1,7 +1,7 @@
 // Operator endpoints under /_mirrorgate/ (the catalog never holds that name: it is not a download path).
 // health for load balancers (public: only whether it is up; operators get the details), and for
-// operators only (admin.allow networks or the bearer token): metrics in Prometheus text format,
-// mirrors and explain as JSON.
+// operators only (admin.allow networks or the bearer token): metrics in Prometheus text format
+// (src/metrics/), mirrors and explain as JSON.
 import type { FastifyInstance } from 'fastify';
 import type { Runtime } from '../runtime/runtime.js';
 import { resolveClient, normalizeIp } from '../http/client-address.js';
@@ -15,7 +15,11 @@ import { isOperator, operatorsOnly } from '../http/admin-access.js';
 
 export const ADMIN_PREFIX = '/_mirrorgate';
 
-export function adminRoutes(app: FastifyInstance, runtime: Runtime, token: string | undefined): void {
+/** The Prometheus text format prom-client writes. */
+const PROMETHEUS_TEXT = 'text/plain; version=0.0.4; charset=utf-8';
+
+/** `metricsText`: this process's registry, or under --workers the whole server's (cluster.ts). */
+export function adminRoutes(app: FastifyInstance, runtime: Runtime, token: string | undefined, metricsText: () => Promise<string>): void {
   const onRequest = operatorsOnly(() => runtime, token);
   app.get(`${ADMIN_PREFIX}/health`, async (request) => (!isOperator(request, runtime, token) ? { status: 'ok' } : {
     status: 'ok',
@@ -84,58 +88,7 @@ export function adminRoutes(app: FastifyInstance, runtime: Runtime, token: strin
   });
 
   app.get(`${ADMIN_PREFIX}/metrics`, { onRequest }, async (_request, reply) => {
-    reply.type('text/plain; version=0.0.4');
-    return renderMetrics(runtime, app);
+    reply.type(PROMETHEUS_TEXT);
+    return metricsText();
   });
-}
-
-function renderMetrics(runtime: Runtime, app: FastifyInstance): string {
-  const lines: string[] = [];
-  const metric = (name: string, type: string, help: string, samples: [string, number][]) => {
-    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
-    for (const [labels, value] of samples) lines.push(`${name}${labels} ${value}`);
-  };
-  const totals = [...runtime.counters.totals];
-  const label = (target: string) => `{target="${target.replace(/["\\]/g, '\\$&')}"}`;
-  metric('mirrorgate_requests_total', 'counter', 'Downloads answered since start, by target (mirror, _local, _fallback).',
-    totals.map(([t, v]) => [label(t), v.requests]));
-  metric('mirrorgate_bytes_total', 'counter', 'Bytes handed off since start, by target.',
-    totals.map(([t, v]) => [label(t), v.bytes]));
-  metric('mirrorgate_catalog_files', 'gauge', 'Files in the catalog.', [['', runtime.catalog.size]]);
-  metric('mirrorgate_mirror_enabled', 'gauge', '1 when the mirror is enabled in the config.',
-    runtime.config.mirrors.map((m) => [`{mirror="${m.name}"}`, m.enabled ? 1 : 0]));
-  const mirrors = runtime.config.mirrors;
-  metric('mirrorgate_mirror_up', 'gauge', '1 when the mirror is enabled and passes its health probes (or probing is off).',
-    mirrors.map((m) => [`{mirror="${m.name}"}`, m.enabled && runtime.states.get(m.name).health.state !== 'down' ? 1 : 0]));
-  metric('mirrorgate_mirror_effective_mbps', 'gauge', 'Declared bandwidth scaled by what the probes measure.',
-    mirrors.map((m) => [`{mirror="${m.name}"}`, runtime.states.effectiveMbps(m)]));
-  metric('mirrorgate_mirror_utilisation', 'gauge', 'Bytes sent over the capacity window / what the effective capacity moves in it.',
-    mirrors.map((m) => [`{mirror="${m.name}"}`, runtime.states.utilisation(m)]));
-  metric('mirrorgate_freshness_checks_pending', 'gauge', 'Per-file checks waiting to run.', [['', runtime.prober.queue.size]]);
-  metric('mirrorgate_freshness_checks_running', 'gauge', 'Content checks in flight, queued and first-request ones.', [['', runtime.prober.checksRunning]]);
-  const verdicts = runtime.prober.verdicts;
-  metric('mirrorgate_content_checks_total', 'counter', 'Content checks since start, by verdict.',
-    [['{result="fresh"}', verdicts.fresh], ['{result="stale"}', verdicts.stale], ['{result="missing"}', verdicts.missing]]);
-  const budget = runtime.prober.budget;
-  metric('mirrorgate_check_bytes_total', 'counter', 'Bytes content checks fetched from each mirror since start.',
-    mirrors.map((m) => [`{mirror="${m.name}"}`, budget.spent.get(m.name) ?? 0]));
-  metric('mirrorgate_checks_deferred_total', 'counter', 'Content checks put off because the mirror\'s hourly byte budget was used up.',
-    mirrors.map((m) => [`{mirror="${m.name}"}`, budget.deferred.get(m.name) ?? 0]));
-  metric('mirrorgate_watched_directories', 'gauge', 'Repository directories under an inotify watch.', [['', runtime.watcher?.directories ?? 0]]);
-  metric('mirrorgate_catalog_writes_pending', 'gauge', 'Catalog changes in memory whose database write failed and waits for a retry.',
-    [['', runtime.catalog.pendingWrites]]);
-  metric('mirrorgate_geoip_active', 'gauge', '1 when a location database is loaded and locality is on.',
-    [['', runtime.locality.active ? 1 : 0]]);
-  metric('mirrorgate_geoip_lookup_errors_total', 'counter', 'Location lookups that failed on a corrupt database node (answered as "unknown place").',
-    [['', runtime.locality.lookupErrors]]);
-  metric('mirrorgate_config_reloads_total', 'counter', 'Config reloads, by result.',
-    [['{result="applied"}', runtime.reloads.applied], ['{result="rejected"}', runtime.reloads.rejected]]);
-  metric('mirrorgate_db_reopens_total', 'counter', 'Times the database file was found deleted or replaced and opened anew.', [['', runtime.dbReopens]]);
-  metric('mirrorgate_probe_pauses_total', 'counter', 'Times probing paused because this host ran short of file descriptors, ports or buffers.',
-    [['', runtime.prober.pauses]]);
-  metric('mirrorgate_connections_refused_total', 'counter', 'Connections closed at once: the client had http.maxConnectionsPerClient open, or the server its maximum.',
-    [['{reason="per-client"}', app.connections.refusedPerClient], ['{reason="server-full"}', app.connections.refusedTotal]]);
-  metric('mirrorgate_connections_max', 'gauge', 'Connections the server accepts at once.', [['', app.connections.maxConnections]]);
-  metric('mirrorgate_counters_pending', 'gauge', 'Counter rows waiting for the next flush.', [['', runtime.counters.pending]]);
-  return `${lines.join('\n')}\n`;
 }

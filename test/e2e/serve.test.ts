@@ -201,3 +201,43 @@ t.test('--workers 2: the rate limit holds for the whole server, not per worker',
   // of these requests, one 10 ms report later. Per-worker limits would admit 40.
   t.ok(admitted >= 20 && admitted <= 25, `${admitted} of 60 admitted against max 20`);
 });
+
+t.test('--workers 2: /metrics is the whole server\'s: requests_total is the exact sum, never decreases, and survives a worker\'s death', async (t) => {
+  const fixture = makeFixture(t);
+  const mirror = await startMirrorServer(fixture.repository);
+  t.teardown(() => mirror.close());
+  writeConfig(fixture.configPath, {
+    mirrors: [{ name: 'a', url: mirror.url, probePath: 'README.txt' }],
+    probe: { enabled: true, intervalSeconds: 1, timeoutMs: 500, capacityEveryRounds: 0 },
+    rateLimit: { enabled: false },
+  });
+  const { base, output } = await serve(t, fixture, ['--workers', '2']);
+  const total = (text: string) => [...text.matchAll(/^mirrorgate_requests_total\{target="[^"]+"\} (\d+)$/gm)].reduce((s, m) => s + Number(m[1]), 0);
+  const scrape = () => curl(`${base}/_mirrorgate/metrics`);
+  const seen: number[] = [];
+  const n = 40;
+  for (let i = 0; i < n; i++) {
+    await curl('-o', '/dev/null', `${base}/README.txt`);
+    if (i % 5 === 4) seen.push(total(await scrape())); // new connections: the scrapes reach both workers
+  }
+  for (let i = 0; i < 6; i++) seen.push(total(await scrape()));
+  t.ok(seen.every((v, i) => i === 0 || v >= (seen[i - 1] ?? 0)), `never decreases: ${seen.join(' ')}`);
+  t.same(seen.slice(-6), [n, n, n, n, n, n], 'the exact sum of both workers, whichever answers');
+  const text = await scrape();
+  for (const process of ['primary', 'worker-1', 'worker-2']) {
+    t.match(text, new RegExp(`^process_open_fds\\{process="${process}"\\} \\d+$`, 'm'), `${process}'s own process metrics`);
+  }
+  t.match(text, /^nodejs_eventloop_lag_seconds\{process="worker-1"\} [\d.e-]+$/m);
+  t.match(text, /^nodejs_gc_duration_seconds_count\{/m);
+  t.match(text, /^mirrorgate_probe_duration_seconds_count\{mirror="a",result="ok"\} [1-9]\d*$/m, 'probe latency histogram from the primary');
+  t.match(text, /^mirrorgate_mirror_up\{mirror="a"\} 1$/m, 'mirror state once, from the primary');
+
+  // A worker dies and is replaced: what it counted stays in the sum.
+  const pid = Number(/"pid":(\d+)[^\n]*Server listening/.exec(output())?.[1]);
+  process.kill(pid, 'SIGKILL');
+  t.ok(await waitFor(() => (output().match(/worker died; starting another/g) ?? []).length === 1 && (output().match(/Server listening/g) ?? []).length >= 3, 20_000),
+    'a new worker is listening');
+  const after: number[] = [];
+  for (let i = 0; i < 6; i++) after.push(total(await scrape()));
+  t.same(after, [n, n, n, n, n, n], 'still the exact sum after the replacement');
+});
