@@ -13,6 +13,7 @@ import type { SharedCounts } from './http/rate-share.js';
 import { PACKAGE_ROOT } from './paths.js';
 import { silentLog, type Log } from './log.js';
 import { buildRegistry } from './metrics/registry.js';
+import { AccessLog } from './http/access-log.js';
 import type { Registry } from 'prom-client';
 
 export interface AppOptions extends Omit<RuntimeOptions, 'log'> {
@@ -35,6 +36,7 @@ declare module 'fastify' {
     mirrorgate: Runtime;
     connections: ConnectionGuard;
     metrics: Registry;
+    accessLog: AccessLog | undefined;
   }
 }
 
@@ -69,7 +71,12 @@ async function buildHttp(runtime: Runtime, options: AppOptions, log: Log): Promi
   app.decorate('mirrorgate', runtime);
   const connections = new ConnectionGuard(app.server, () => runtime);
   app.decorate('connections', connections);
-  const metrics = buildRegistry(runtime, runtime.role, options.processLabel ?? 'main', connections);
+  // The access log is on when the config names a file at start: only then does the download route get
+  // the hook that writes it (a hook costs every request something, even one that returns at once).
+  const accessLog = runtime.config.accessLog.file === undefined ? undefined : new AccessLog(() => runtime.config.accessLog.file, log.child({ component: 'access-log' }));
+  app.decorate('accessLog', accessLog);
+  app.addHook('onClose', () => accessLog?.close());
+  const metrics = buildRegistry(runtime, runtime.role, options.processLabel ?? 'main', { connections, accessLog });
   app.decorate('metrics', metrics);
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const status = error.statusCode ?? 500;
@@ -80,6 +87,7 @@ async function buildHttp(runtime: Runtime, options: AppOptions, log: Log): Promi
   // Plain text like every other answer, also when a file vanishes between the stat and the send.
   app.setNotFoundHandler((_request, reply) => reply.code(404).type('text/plain').send('Not Found\n'));
   app.decorateRequest('mgClient', null);
+  app.decorateRequest('mgBytes', 0);
   app.addHook('onClose', () => runtime.close());
 
   await app.register(rateLimit, {
@@ -95,6 +103,6 @@ async function buildHttp(runtime: Runtime, options: AppOptions, log: Log): Promi
   // serve: false — files are sent only by the download route, and only catalog files.
   await app.register(fastifyStatic, { root: PACKAGE_ROOT, serve: false });
   adminRoutes(app, runtime, options.adminToken, options.metricsText ?? (() => metrics.metrics()));
-  downloadRoutes(app, runtime, options.random ?? Math.random);
+  downloadRoutes(app, runtime, options.random ?? Math.random, accessLog);
   return app;
 }

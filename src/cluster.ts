@@ -27,6 +27,7 @@ type ToWorker =
   | { type: 'metrics-collect'; id: number }
   | { type: 'metrics-text'; id: number; text: string }
   | { type: 'reload' }
+  | { type: 'reopen' }
   | { type: 'catalog' }
   | { type: 'shutdown' }
   | { type: 'rate'; counts: OthersCounts }
@@ -108,7 +109,7 @@ export async function startCluster(settings: Settings, workers: number, adminTok
       w.send({ type: 'shutdown' } satisfies ToWorker);
     })));
     await runtime.close();
-    process.off('SIGTERM', onTerm).off('SIGINT', onInt).off('SIGHUP', onHup);
+    process.off('SIGTERM', onTerm).off('SIGINT', onInt).off('SIGHUP', onHup).off('SIGUSR1', onUsr1);
     markClosed();
   };
   const onTerm = () => void stop('SIGTERM');
@@ -118,7 +119,9 @@ export async function startCluster(settings: Settings, workers: number, adminTok
     runtime.rescan().catch(() => undefined);
     broadcast({ type: 'reload' });
   };
-  process.on('SIGTERM', onTerm).on('SIGINT', onInt).on('SIGHUP', onHup);
+  // logrotate signals the primary (systemd's MAINPID): each worker reopens its access log.
+  const onUsr1 = () => broadcast({ type: 'reopen' });
+  process.on('SIGTERM', onTerm).on('SIGINT', onInt).on('SIGHUP', onHup).on('SIGUSR1', onUsr1);
   return { closed };
 }
 
@@ -168,6 +171,7 @@ async function startWorker(settings: Settings, workers: number, adminToken: stri
     }
     if (msg.type === 'rate') rateShare.receive(msg.counts);
     if (msg.type === 'reload') void server.app.mirrorgate.reload();
+    if (msg.type === 'reopen') server.app.accessLog?.reopen();
     if (msg.type === 'catalog') server.app.mirrorgate.catalog.follow();
     if (msg.type === 'shutdown') void server.close();
     if (msg.type === 'evidence') {

@@ -37,12 +37,14 @@ export async function startServer(
     void app.mirrorgate.reload();
     app.mirrorgate.rescan().catch(() => undefined);
   };
+  // logrotate's postrotate: the access log goes on in a new file at its path.
+  const onUsr1 = () => app.accessLog?.reopen();
   const onTerm = () => onStop('SIGTERM');
   const onInt = () => onStop('SIGINT');
   const removeSignals = () => {
-    process.off('SIGTERM', onTerm).off('SIGINT', onInt).off('SIGHUP', onHup);
+    process.off('SIGTERM', onTerm).off('SIGINT', onInt).off('SIGHUP', onHup).off('SIGUSR1', onUsr1);
   };
-  process.on('SIGTERM', onTerm).on('SIGINT', onInt).on('SIGHUP', onHup);
+  process.on('SIGTERM', onTerm).on('SIGINT', onInt).on('SIGHUP', onHup).on('SIGUSR1', onUsr1);
   let url: string;
   try {
     url = await app.listen({ host: settings.host, port: settings.port });

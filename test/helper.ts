@@ -154,13 +154,13 @@ export interface ServeProcess {
 
 /**
  * `mirrorgate serve` on the fixture as its own process on 127.0.0.1 (port 0), killed when the test ends;
- * `prefix` runs it under another command (`prlimit --nofile=1024:1024`). Waits until it listens.
+ * `prefix` runs it under another command (`prlimit --nofile=1024:1024`), `extra` are more flags. Waits until it listens.
  */
-export async function serveProcess(t: Test, fixture: Fixture, prefix: string[] = []): Promise<ServeProcess> {
+export async function serveProcess(t: Test, fixture: Fixture, prefix: string[] = [], extra: string[] = []): Promise<ServeProcess> {
   const { spawn } = await import('node:child_process');
   const { PACKAGE_ROOT } = await import('../src/paths.js');
   const args = [process.execPath, join(PACKAGE_ROOT, 'dist/src/cli/bin.js'), 'serve', '--config', fixture.configPath, '--db', fixture.dbPath,
-    '--host', '127.0.0.1', '--port', '0', '--log-level', 'info'];
+    '--host', '127.0.0.1', '--port', '0', '--log-level', 'info', ...extra];
   const [command = '', ...rest] = [...prefix, ...args];
   const child = spawn(command, rest, { stdio: ['ignore', 'pipe', 'pipe'] });
   t.teardown(() => { child.kill('SIGKILL'); });

@@ -53,6 +53,8 @@ export interface Config {
   readonly admin: { readonly allow: readonly string[] };
   readonly catalog: Readonly<RawConfig['catalog']>;
   readonly counters: Readonly<RawConfig['counters']>;
+  /** The access log's absolute path; undefined = none. */
+  readonly accessLog: { readonly file: string | undefined };
   readonly probe: Readonly<RawConfig['probe']>;
   readonly freshness: Readonly<RawConfig['freshness']>;
   readonly clients: Readonly<Omit<RawConfig['clients'], 'publicUrl'>> & { readonly publicUrl: string | undefined };
@@ -176,6 +178,7 @@ export function validateConfig(doc: unknown, source: string): ConfigResult {
     admin: cfg.admin,
     catalog: cfg.catalog,
     counters: cfg.counters,
+    accessLog: { file: cfg.accessLog.file === undefined ? undefined : resolve(dirname(source), cfg.accessLog.file) },
     probe: cfg.probe,
     freshness: cfg.freshness,
     clients: { ...cfg.clients, publicUrl: meaning.publicUrl },

@@ -95,6 +95,12 @@ export const ConfigSchema = Type.Object({
     minuteRetentionHours: Type.Integer({ minimum: 1, default: 48 }),
     hourRetentionDays: Type.Integer({ minimum: 1, default: 400 }),
   }, { additionalProperties: false, default: {} }),
+  accessLog: Type.Object({
+    file: Type.Optional(Type.String({
+      minLength: 1,
+      description: 'Write one line per answered download to this file (relative to this file), asynchronously; reopened on SIGUSR1 (logrotate). Default: no access log. Turning it on or off takes a restart; a new path applies on reload',
+    })),
+  }, { additionalProperties: false, default: {} }),
   geoip: Type.Object({
     enabled: Type.Boolean({ default: true, description: 'false: no locality, every client gets the global weighted choice' }),
     city: Type.Array(Type.String(), {

@@ -13,6 +13,8 @@ type Socket = Partial<TLSSocket> & { [PEER]?: Peer & { readonly list: TrustList 
 declare module 'fastify' {
   interface FastifyRequest {
     mgClient: ClientInfo | null;
+    /** The bytes this answer hands off (counted, and written to the access log). */
+    mgBytes: number;
   }
 }
 

@@ -9,13 +9,15 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Runtime } from '../runtime/runtime.js';
 import type { ConnectionGuard } from '../http/connections.js';
+import type { AccessLog } from '../http/access-log.js';
 
 type Role = 'single' | 'primary' | 'worker';
 
 /** Probe and check durations, in seconds: from a fast loopback mirror to a timeout. */
 const PROBE_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
-export function buildRegistry(runtime: Runtime, role: Role, processLabel: string, connections?: ConnectionGuard): Registry {
+export function buildRegistry(runtime: Runtime, role: Role, processLabel: string, http: { connections?: ConnectionGuard; accessLog?: AccessLog } = {}): Registry {
+  const { connections, accessLog } = http;
   const registry = new Registry();
   const registers = [registry];
   collectDefaultMetrics({ register: registry, labels: { process: processLabel } });
@@ -56,6 +58,12 @@ export function buildRegistry(runtime: Runtime, role: Role, processLabel: string
         ['reason'], () => [[{ reason: 'per-client' }, connections.refusedPerClient], [{ reason: 'server-full' }, connections.refusedTotal]]);
       gauge('mirrorgate_connections_max', 'Connections the server accepts at once (all workers together).', [], one(() => connections.maxConnections));
     }
+  }
+
+  if (accessLog !== undefined) {
+    counter('mirrorgate_access_log_dropped_total', 'Access log lines dropped: the disk failed or fell more than 16 MiB behind.', [], one(() => accessLog.dropped));
+    counter('mirrorgate_access_log_errors_total', 'Access log write errors (each logged at most once a minute; the file is reopened 5 s later).', [],
+      one(() => accessLog.errors));
   }
 
   if (role !== 'worker') {

@@ -23,12 +23,19 @@ import { expectedBytes } from '../http/range.js';
 import { Views, viewOf } from './views.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { mirrorBase, type Mirror } from '../config/load.js';
+import type { AccessLog } from '../http/access-log.js';
 
 export const ALLOW = 'GET, HEAD';
 
-export function downloadRoutes(app: FastifyInstance, runtime: Runtime, random: () => number): void {
+export function downloadRoutes(app: FastifyInstance, runtime: Runtime, random: () => number, accessLog?: AccessLog): void {
   const views = new Views(runtime, random);
-  app.route({ method: ['GET', 'HEAD'], url: '/*', handler: download });
+  const logged = accessLog === undefined ? {} : {
+    onResponse: (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
+      accessLog.write(request, reply, clientOf(request, runtime.trusted).address, request.mgBytes);
+      done();
+    },
+  };
+  app.route({ method: ['GET', 'HEAD'], url: '/*', handler: download, ...logged });
   // Every other method Node parses is a 405, answered before any body is read (onRequest), and the
   // connection closed: a download takes no request body, so a slow one holds nothing open.
   for (const method of METHODS) if (method !== 'CONNECT' && !app.supportedMethods.includes(method)) app.addHttpMethod(method, { hasBody: true });
@@ -67,6 +74,7 @@ export function downloadRoutes(app: FastifyInstance, runtime: Runtime, random: (
     request: FastifyRequest, reply: FastifyReply, mirror: Mirror, tier: string | undefined, client: ClientInfo, file: FileEntry, bytes: number, input: SelectionInput,
   ): FastifyReply {
     runtime.count(mirror, bytes, input.nowMs);
+    request.mgBytes = bytes;
     if (request.method === 'GET') runtime.countDownload(file.path, client.address, bytes, input.nowMs);
     const path = encodePath(file.path);
     const location = mirrorBase(mirror, client.https) + path;
@@ -108,6 +116,7 @@ export function downloadRoutes(app: FastifyInstance, runtime: Runtime, random: (
     const fallback = runtime.config.fallbackUrl;
     if (fallback !== undefined && input.volatile !== true && !(input.https && fallback.startsWith('http:'))) {
       runtime.count(FALLBACK, bytes);
+      request.mgBytes = bytes;
       if (request.method === 'GET') runtime.countDownload(file.path, clientOf(request, runtime.trusted).address, bytes);
       digests(reply, file);
       return redirect(reply, fallback + encodePath(file.path), FALLBACK, 'fallback');
@@ -134,6 +143,7 @@ export function downloadRoutes(app: FastifyInstance, runtime: Runtime, random: (
       return reply.code(304).send();
     }
     runtime.count(LOCAL, bytes);
+    request.mgBytes = bytes;
     if (request.method === 'GET') runtime.countDownload(file.path, clientOf(request, runtime.trusted).address, bytes);
     return reply.sendFile(`/${file.path}`, runtime.config.repository, { dotfiles: 'allow', maxAge: 0, lastModified: false, etag: false });
   }
