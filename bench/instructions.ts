@@ -1,4 +1,4 @@
-// npm run build && node dist/bench/instructions.js [--variants JSON] [--warmup N] [--requests N] [--bare]
+// npm run build && node dist/bench/instructions.js [--variants JSON | --configs JSON] [--warmup N] [--requests N] [--bare]
 //
 // What a feature costs per redirect, in instructions: valgrind's callgrind counts the server's
 // user-space instructions while a client sends N keep-alive redirects, after a warm-up that lets the JIT
@@ -6,7 +6,8 @@
 // request varies by ±20% between identical servers), but not blind to load: how many requests one
 // turn of the event loop handles changes the count, so run it on an otherwise idle machine. Each
 // variant is the bench pipeline's config (10k files, 50 mirrors, every file "hashed") with probing off
-// and `clients` replaced; default: the Link and digest headers on, off, and in parts. `--bare` measures
+// and `clients` replaced; default: the Link and digest headers on, off, and in parts. `--configs` names
+// whole config extras instead (e.g. {"on":{},"off":{"counters":{"enabled":false}}}). `--bare` measures
 // bench/bare-fastify.js instead, `floor` against `floor-headers`: the same header lines in Fastify with
 // no mirrorgate code. Needs valgrind.
 import { execFileSync, spawn } from 'node:child_process';
@@ -26,6 +27,7 @@ const { values: args } = parseArgs({
     warmup: { type: 'string', default: '40000' },
     requests: { type: 'string', default: '10000' },
     bare: { type: 'boolean', default: false },
+    configs: { type: 'string' },
   },
 });
 const WORK = join(PACKAGE_ROOT, 'bench/.work/instructions');
@@ -46,6 +48,13 @@ async function load(port: number, n: number, paths: string[], ips: string[]): Pr
   agent.destroy();
 }
 
+/** Each variant's top-level config keys: --configs as given, or --variants as `clients`. */
+function configExtras(): Record<string, object> {
+  if (args.configs !== undefined) return JSON.parse(args.configs) as Record<string, object>;
+  const variants = JSON.parse(args.variants) as Record<string, object>;
+  return Object.fromEntries(Object.entries(variants).map(([name, clients]) => [name, { clients }]));
+}
+
 async function main(): Promise<void> {
   rmSync(WORK, { recursive: true, force: true });
   mkdirSync(WORK, { recursive: true });
@@ -60,10 +69,10 @@ async function main(): Promise<void> {
   const base: Record<string, number> = {};
   const variants: [string, string[]][] = args.bare
     ? ['floor', 'floor-headers'].map((mode, i) => [mode, [join(PACKAGE_ROOT, 'dist/bench/bare-fastify.js'), String(21000 + i), mode]])
-    : Object.entries(JSON.parse(args.variants) as Record<string, object>).map(([name, clients], i) => {
+    : Object.entries(configExtras()).map(([name, extra], i) => {
       const config = join(WORK, `${name}.json`);
       const db = join(WORK, `${name}.db`);
-      writeFileSync(config, JSON.stringify(pipelineConfig(repository, mirrors, { probe: { enabled: false }, clients })));
+      writeFileSync(config, JSON.stringify(pipelineConfig(repository, mirrors, { probe: { enabled: false }, ...extra })));
       execFileSync(process.execPath, [BIN, 'scan', '--config', config, '--db', db]);
       const sqlite = new Database(db);
       sqlite.prepare('UPDATE files SET sha256 = lower(hex(randomblob(32)))').run();

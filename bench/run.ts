@@ -5,12 +5,13 @@
 // locality, probing against loopback stub mirrors, counters, rate limiting) and a bare Fastify redirect
 // server, loads them alternately from a separate process (wrk, or autocannon), and prints req/s,
 // p50/p99 latency and server CPU µs per request side by side with the ratios. Then the extras: the floor
-// (bare Fastify with only the rate limiter and the headers), Link and digest headers on vs off, counters
-// on vs off, probing 500 mirrors vs
-// not, --workers 2, catalog figures (scan, restart, memory), and the churn figures (bench/lib/churn.ts:
-// cold start, content-check cost, the watcher at --watch-files files).
+// (bare Fastify with only the rate limiter and the headers), Link and digest headers on vs off, the access
+// log on vs off, counters (and download statistics) on vs off, probing 500 mirrors vs not, --workers 2,
+// catalog figures (scan, restart, memory), the churn figures (bench/lib/churn.ts: cold start,
+// content-check cost, the watcher at --watch-files files) and the dashboard at 500 mirrors and 400 days
+// (bench/dashboard.ts). First, what counting one download costs (bench/downloads.ts).
 // Results go to bench/results/latest.json.
-import { mkdirSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdirSync, writeFileSync, rmSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -93,6 +94,10 @@ async function main(): Promise<void> {
     console.log(`\nwrote ${OUT}`);
     return;
   }
+  // Counting a download on the redirect path: nanoseconds and bytes allocated per call (bench/downloads.ts).
+  const counting = (await exec(process.execPath, [join(PACKAGE_ROOT, 'dist/bench/downloads.js')])).stdout.trim();
+  console.log(counting);
+  const countingResult = { line: counting };
   const tool = args.tool === 'autocannon' || args.tool === 'wrk' ? args.tool : (await hasWrk()) ? 'wrk' : 'autocannon';
   // Servers on core 0 and wrk on core 1 when the machine allows: a steadier comparison.
   const pin = cpus().length >= 2 && tool === 'wrk' && (await exec('taskset', ['-c', '0', 'true']).then(() => true, () => false));
@@ -110,7 +115,7 @@ async function main(): Promise<void> {
   for (let i = 0; i < (args.quick ? 50 : 500); i++) stubs.push(await startMirrorServer(repository));
   const stubUrls = stubs.map((s) => s.url);
   const servers: Server[] = [];
-  const results: Record<string, unknown> = {};
+  const results: Record<string, unknown> = { downloadCounting: countingResult };
   try {
     const config = (name: string, mirrors: number, extra: Record<string, unknown> = {}) => {
       const file = join(WORK, `${name}.json`);
@@ -202,6 +207,18 @@ async function main(): Promise<void> {
     await withHeaders.stop();
     await withoutHeaders.stop();
 
+    // The access log: the same pair, one writing a line per download (to a real file on this disk).
+    rmSync(join(WORK, 'access.log'), { force: true });
+    const logging = await twin('accesslog', { accessLog: { file: join(WORK, 'access.log') } });
+    const notLogging = await twin('noaccesslog', {});
+    const accessLog = await compare('access log on vs off (two fresh servers)', logging, notLogging);
+    results.accessLog = {
+      ...accessLog, cost: 1 - accessLog.rpsRatio, bestCost: 1 - accessLog.best.rpsRatio,
+      cpuUsAdded: accessLog.a.cpuUsPerRequest - accessLog.b.cpuUsPerRequest, bestCpuUsAdded: accessLog.best.cpuA - accessLog.best.cpuB,
+    };
+    await logging.stop();
+    await notLogging.stop();
+
     if (!args.quick) {
       // What no redirect logic can beat inside Fastify: the rate-limit plugin and the response headers alone.
       const floor = await startProcess('floor', [join(PACKAGE_ROOT, 'dist/bench/bare-fastify.js'), '0', 'floor'], /listening (http:\/\/[\d.:]+)/, serverCpu);
@@ -259,6 +276,10 @@ async function main(): Promise<void> {
         + `(${c.bytesPerFile} bytes per file over an empty catalog)`);
       await Promise.all(servers.map((s) => s.stop()));
       await churn(results);
+      // The dashboard with 500 mirrors and 400 days of counters (bench/dashboard.ts), in its own process.
+      const { stdout } = await exec(process.execPath, [join(PACKAGE_ROOT, 'dist/bench/dashboard.js'), '--out', join(WORK, 'dashboard.json')], { maxBuffer: 1 << 24 });
+      console.log(`\n${stdout.trim()}`);
+      results.dashboard = JSON.parse(readFileSync(join(WORK, 'dashboard.json'), 'utf8'));
     }
   } finally {
     await Promise.all(servers.map((s) => s.stop()));

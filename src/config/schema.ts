@@ -92,6 +92,10 @@ export const ConfigSchema = Type.Object({
   counters: Type.Object({
     enabled: Type.Boolean({ default: true, description: 'false: count nothing (for measuring what counting costs)' }),
     flushIntervalMs: Type.Integer({ minimum: 100, maximum: 60000, default: 1000 }),
+    downloadsFlushIntervalMs: Type.Integer({
+      minimum: 100, maximum: 600000, default: 10000,
+      description: 'How often download statistics (per file and country) are written: each flush writes one row per file downloaded since the last, so a longer interval writes the same popular file once',
+    }),
     minuteRetentionHours: Type.Integer({ minimum: 1, default: 48 }),
     hourRetentionDays: Type.Integer({ minimum: 1, default: 400 }),
   }, { additionalProperties: false, default: {} }),

@@ -1,4 +1,4 @@
-// Owns the counter_minutes and counter_hours tables (migrations/001): one row per (minute|hour, target)
+// Owns the counter_minutes, counter_hours and counter_days tables (migrations/001, 005): one row per (minute|hour|day, target)
 // holding requests and bytes. Writes add to a row, never replace it, so several writers (workers, a
 // restarted process within the same minute) sum correctly.
 import { statement, type Db } from '../db/open.js';
@@ -24,6 +24,11 @@ export class CounterStore {
       ON CONFLICT(minute, target) DO UPDATE SET requests = requests + excluded.requests, bytes = bytes + excluded.bytes`);
   }
 
+  private get addDay() {
+    return statement(this.db, `INSERT INTO counter_days (day, target, requests, bytes) VALUES (?, ?, ?, ?)
+      ON CONFLICT(day, target) DO UPDATE SET requests = requests + excluded.requests, bytes = bytes + excluded.bytes`);
+  }
+
   private get addHour() {
     return statement(this.db, `INSERT INTO counter_hours (hour, target, requests, bytes) VALUES (?, ?, ?, ?)
       ON CONFLICT(hour, target) DO UPDATE SET requests = requests + excluded.requests, bytes = bytes + excluded.bytes`);
@@ -36,6 +41,7 @@ export class CounterStore {
       for (const t of tallies) {
         this.addMinute.run(t.minute, t.target, t.requests, t.bytes);
         this.addHour.run(Math.floor(t.minute / 60), t.target, t.requests, t.bytes);
+        this.addDay.run(Math.floor(t.minute / 1440), t.target, t.requests, t.bytes);
       }
     })();
   }
@@ -45,7 +51,8 @@ export class CounterStore {
     const minuteCut = Math.floor(nowMs / 60_000) - retention.minuteRetentionHours * 60;
     const hourCut = Math.floor(nowMs / 3_600_000) - retention.hourRetentionDays * 24;
     return statement(this.db, 'DELETE FROM counter_minutes WHERE minute < ?').run(minuteCut).changes
-      + statement(this.db, 'DELETE FROM counter_hours WHERE hour < ?').run(hourCut).changes;
+      + statement(this.db, 'DELETE FROM counter_hours WHERE hour < ?').run(hourCut).changes
+      + statement(this.db, 'DELETE FROM counter_days WHERE day < ?').run(Math.floor(hourCut / 24)).changes;
   }
 
   /**
@@ -85,6 +92,7 @@ export class CounterStore {
 const CARRIED = [
   ['counter_minutes', 'minute', 'target', 'requests', 'bytes'],
   ['counter_hours', 'hour', 'target', 'requests', 'bytes'],
+  ['counter_days', 'day', 'target', 'requests', 'bytes'],
   ['file_hours', 'hour', 'path', 'downloads', 'bytes'],
   ['file_days', 'day', 'path', 'downloads', 'bytes'],
   ['country_days', 'day', 'country', 'downloads', 'bytes'],

@@ -1,8 +1,8 @@
 // Operator endpoints under /_mirrorgate/ (the catalog never holds that name: it is not a download path).
 // health for load balancers (public: only whether it is up; operators get the details), and for
 // operators only (admin.allow networks or the bearer token): metrics in Prometheus text format
-// (src/metrics/), mirrors and explain as JSON.
-import type { FastifyInstance } from 'fastify';
+// (src/metrics/), mirrors and explain as JSON, and the dashboard (src/dashboard/) at /_mirrorgate/.
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Runtime } from '../runtime/runtime.js';
 import { resolveClient, normalizeIp } from '../http/client-address.js';
 import { clientOf } from '../http/client.js';
@@ -12,8 +12,12 @@ import { evidenceRows } from '../probing/evidence-report.js';
 import { explainAnswer } from '../selection/explain.js';
 import { parseAvoid } from './download.js';
 import { isOperator, operatorsOnly } from '../http/admin-access.js';
+import { dashboardData, type DashboardData } from '../dashboard/data.js';
+import { dashboardPage } from '../dashboard/page.js';
 
 export const ADMIN_PREFIX = '/_mirrorgate';
+
+const DASHBOARD_CACHE_MS = 2000;
 
 /** The Prometheus text format prom-client writes. */
 const PROMETHEUS_TEXT = 'text/plain; version=0.0.4; charset=utf-8';
@@ -85,6 +89,41 @@ export function adminRoutes(app: FastifyInstance, runtime: Runtime, token: strin
       ...explainAnswer(input, smallFile),
       evidence: evidenceRows(runtime.config.mirrors, file, (name) => runtime.states.get(name)),
     };
+  });
+
+  // The dashboard: its data is gathered at most every DASHBOARD_CACHE_MS (a few SQL sums over the
+  // counters), however many operators keep it open.
+  let cached: { at: number; data: DashboardData } | undefined;
+  const dashboard = () => {
+    const now = runtime.now;
+    if (cached === undefined || now - cached.at >= DASHBOARD_CACHE_MS || now < cached.at) cached = { at: now, data: dashboardData(runtime, now) };
+    return cached.data;
+  };
+  app.get(ADMIN_PREFIX, { onRequest }, async (_request, reply) => reply.code(301).header('location', `${ADMIN_PREFIX}/`).send());
+  // A database that cannot be read (a failing disk) makes the dashboard a 503 that says so; it is logged.
+  const unavailable = (reply: FastifyReply, err: unknown) => {
+    runtime.log.error({ err: (err as Error).message }, 'cannot read the dashboard\'s data');
+    return reply.code(503).header('retry-after', '10').type('text/plain').send(`Service Unavailable: cannot read the database (${(err as Error).message})\n`);
+  };
+  app.get(`${ADMIN_PREFIX}/`, { onRequest }, async (_request, reply) => {
+    let data: DashboardData;
+    try {
+      data = dashboard();
+    } catch (err) {
+      return unavailable(reply, err);
+    }
+    return reply.type('text/html; charset=utf-8').header('cache-control', 'no-store')
+      // The page has no script and loads nothing: a browser may run or fetch nothing for it.
+      .header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'")
+      .header('x-content-type-options', 'nosniff')
+      .send(dashboardPage(data));
+  });
+  app.get(`${ADMIN_PREFIX}/dashboard.json`, { onRequest }, async (_request, reply) => {
+    try {
+      return await reply.header('cache-control', 'no-store').send(dashboard());
+    } catch (err) {
+      return unavailable(reply, err);
+    }
   });
 
   app.get(`${ADMIN_PREFIX}/metrics`, { onRequest }, async (_request, reply) => {

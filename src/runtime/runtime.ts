@@ -309,6 +309,11 @@ export class Runtime implements SelectionContext {
 
   /** Writes counted requests and downloads to SQLite; on failure they stay in memory for the next try. */
   flush(): void {
+    this.flushCounters();
+    this.flushDownloads();
+  }
+
+  private flushCounters(): void {
     const tallies = this.counters.drain();
     try {
       this.store.write(tallies);
@@ -316,6 +321,9 @@ export class Runtime implements SelectionContext {
       this.counters.restore(tallies);
       this.log.error({ err: (err as Error).message, pending: tallies.length }, 'cannot write counters; will retry');
     }
+  }
+
+  private flushDownloads(): void {
     const files = this.downloads.files.drain();
     const countries = this.downloads.countries.drain();
     try {
@@ -383,7 +391,8 @@ export class Runtime implements SelectionContext {
     const onError = (what: string) => (err: unknown) => this.log.error({ err: (err as Error).message }, `${what} failed`);
     const loop = (ms: () => number, work: () => unknown, what: string) => this.loops.push(new Loop(ms, work, onError(what)).start());
     loop(() => DB_CHECK_MS, () => this.checkDatabase(), 'database check');
-    loop(() => this.config.counters.flushIntervalMs, () => this.flush(), 'counter flush');
+    loop(() => this.config.counters.flushIntervalMs, () => this.flushCounters(), 'counter flush');
+    loop(() => this.config.counters.downloadsFlushIntervalMs, () => this.flushDownloads(), 'download statistics flush');
     loop(() => CATALOG_POLL_MS, () => {
       if (this.catalog.follow()) this.log.debug({ files: this.catalog.size }, 'catalog follows changes written elsewhere');
       this.catalog.retryPersist();
