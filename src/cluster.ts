@@ -2,7 +2,9 @@
 // does all background work (scans, probes, hashing, pruning) exactly once and serves nothing; workers
 // serve requests, write their own counter deltas (additive upserts, so the sums are exact), read the
 // primary's probe results from SQLite every 500 ms, and send it the freshness checks they need: queued
-// ones in batches, and the ones a first request waits for at once, answered with their evidence.
+// ones in batches, and the ones a first request waits for at once, answered with their evidence. A
+// metrics scrape reaching a worker is answered by the primary for the whole server (src/metrics/), and
+// SIGUSR1 to the primary makes every worker reopen its access log.
 import cluster, { type Worker } from 'node:cluster';
 import { pino } from 'pino';
 import { Runtime } from './runtime/runtime.js';
@@ -34,6 +36,8 @@ type ToWorker =
   | { type: 'evidence'; id: number; mirror: string; path: string; evidence: Evidence | null };
 
 const CHECK_BATCH_MS = 100;
+/** The primary waits up to 3 s for the workers' parts; a worker waits a little longer for the sum. */
+const METRICS_WAIT_MS = 5000;
 const SHUTDOWN_GRACE_MS = 15_000;
 
 export interface RunningCluster {
@@ -54,7 +58,7 @@ export async function startCluster(settings: Settings, workers: number, adminTok
   const connected = () => Object.values(cluster.workers ?? {}).filter((w): w is Worker => w?.isConnected() === true);
   const rates = new RateAggregator(() => runtime.config.rateLimit.windowSeconds * 1000);
   const shareRates = (from: number, deltas: Deltas) => {
-    const alive = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w?.isConnected() === true);
+    const alive = connected();
     const counts = rates.add(from, deltas, alive.map((w) => w.id));
     for (const w of alive) {
       const mine = counts.get(w.id);
@@ -150,11 +154,19 @@ async function startWorker(settings: Settings, workers: number, adminToken: stri
   const rateShare = new SharedCounts((deltas) => {
     if (process.connected) process.send?.({ type: 'rate', deltas } satisfies ToPrimary);
   });
+  // /_mirrorgate/metrics in a worker: the primary's sum of every process, or an error after METRICS_WAIT_MS.
   const texts = new Map<number, (text: string) => void>();
   const metricsText = () => new Promise<string>((resolve, reject) => {
     if (!process.connected) return reject(new Error('the primary is gone'));
     const id = ++nextId;
-    texts.set(id, resolve);
+    const timer = setTimeout(() => {
+      texts.delete(id);
+      reject(new Error('the primary did not answer'));
+    }, METRICS_WAIT_MS);
+    texts.set(id, (text) => {
+      clearTimeout(timer);
+      resolve(text);
+    });
     process.send?.({ type: 'metrics', id } satisfies ToPrimary);
   });
   const processLabel = `worker-${cluster.worker?.id ?? process.pid}`;

@@ -127,7 +127,13 @@ export function adminRoutes(app: FastifyInstance, runtime: Runtime, token: strin
   });
 
   app.get(`${ADMIN_PREFIX}/metrics`, { onRequest }, async (_request, reply) => {
-    reply.type(PROMETHEUS_TEXT);
-    return metricsText();
+    let text: string;
+    try {
+      text = await metricsText();
+    } catch (err) {
+      runtime.log.error({ err: (err as Error).message }, 'cannot gather the metrics');
+      return reply.code(503).header('retry-after', '5').type('text/plain').send(`Service Unavailable: ${(err as Error).message}\n`);
+    }
+    return reply.type(PROMETHEUS_TEXT).send(text);
   });
 }
