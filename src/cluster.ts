@@ -36,8 +36,8 @@ type ToWorker =
   | { type: 'evidence'; id: number; mirror: string; path: string; evidence: Evidence | null };
 
 const CHECK_BATCH_MS = 100;
-/** The primary waits up to 3 s for the workers' parts; a worker waits a little longer for the sum. */
-const METRICS_WAIT_MS = 5000;
+/** The primary waits up to 8 s for the workers' parts (Prometheus gives a scrape 10 s); a worker a little longer for the sum. */
+const METRICS_WAIT_MS = 9000;
 const SHUTDOWN_GRACE_MS = 15_000;
 
 export interface RunningCluster {

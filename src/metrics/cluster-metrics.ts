@@ -8,7 +8,7 @@ import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue, type
 type MetricsJson = MetricObjectWithValues<MetricValue<string>>[];
 
 /** How long the primary waits for the workers' parts; a worker that does not answer is left out once. */
-const PART_TIMEOUT_MS = 3000;
+const PART_TIMEOUT_MS = 8000;
 
 export interface MetricsPort {
   readonly id: number;

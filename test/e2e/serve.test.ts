@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { PACKAGE_ROOT } from '../../src/paths.js';
 import { startMirrorServer } from '../../src/demo/mirror-server.js';
-import { makeFixture, writeConfig, writeFiles, waitFor, type Fixture } from '../helper.js';
+import { makeFixture, writeConfig, writeFiles, waitFor, waitForAsync, type Fixture } from '../helper.js';
 
 const run = promisify(execFile);
 const BIN = join(PACKAGE_ROOT, 'dist/src/cli/bin.js');
@@ -88,10 +88,10 @@ t.test('an edit of mirrors.json reaches the running process', async (t) => {
   const { base, child, output } = await serve(t, fixture);
   writeConfig(fixture.configPath, { mirrors: [{ name: 'b', url: 'https://b.example.org/' }] });
   let location = '';
-  for (let i = 0; i < 30 && !location.includes('b.example.org'); i++) {
+  await waitForAsync(async () => {
     location = await curl('-o', '/dev/null', '-w', '%{redirect_url}', `${base}/releases/1.0/big.iso`);
-    if (!location.includes('b.example.org')) await new Promise((r) => setTimeout(r, 100));
-  }
+    return location.includes('b.example.org');
+  }, 20_000, 100);
   t.equal(location, 'https://b.example.org/releases/1.0/big.iso');
   writeConfig(fixture.configPath, { mirrors: [{ name: 'c', url: 'not a url' }] });
   t.ok(await waitFor(() => output().includes('config not applied'), 10_000), 'the invalid edit was read and rejected');

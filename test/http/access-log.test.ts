@@ -5,7 +5,7 @@ import { existsSync, readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { build, makeFixture, serveProcess, waitFor } from '../helper.js';
+import { build, makeFixture, serveProcess, waitFor, waitForAsync } from '../helper.js';
 
 const run = promisify(execFile);
 const lines = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter((l) => l !== '') : []);
@@ -37,10 +37,7 @@ t.test('a disk that fails every write: answers go on, the errors are counted and
   for (let i = 0; i < 20; i++) t.equal((await app.inject({ url: '/releases/1.0/big.iso' })).statusCode, 302);
   const errors = async () => Number(/^mirrorgate_access_log_errors_total (\d+)$/m.exec((await app.inject({ url: '/_mirrorgate/metrics' })).body)?.[1] ?? 0);
   let seen = 0;
-  for (const deadline = Date.now() + 10_000; Date.now() < deadline && seen === 0;) {
-    seen = await errors();
-    if (seen === 0) await new Promise((r) => setTimeout(r, 50));
-  }
+  await waitForAsync(async () => (seen = await errors()) > 0, 20_000);
   t.ok(seen >= 1, `write errors counted (${seen})`);
   t.equal((await app.inject({ url: '/releases/1.0/big.iso' })).statusCode, 302, 'still redirecting');
 });
