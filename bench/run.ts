@@ -200,10 +200,7 @@ async function main(): Promise<void> {
     const withHeaders = await twin('headers', {});
     const withoutHeaders = await twin('noheaders', { clients: { alternates: 0, digests: false } });
     const headers = await compare('Link and digest headers on vs off (two fresh servers)', withHeaders, withoutHeaders);
-    results.clientHeaders = {
-      ...headers, cost: 1 - headers.rpsRatio, bestCost: 1 - headers.best.rpsRatio,
-      cpuUsAdded: headers.a.cpuUsPerRequest - headers.b.cpuUsPerRequest, bestCpuUsAdded: headers.best.cpuA - headers.best.cpuB,
-    };
+    results.clientHeaders = costOf(headers);
     await withHeaders.stop();
     await withoutHeaders.stop();
 
@@ -212,10 +209,7 @@ async function main(): Promise<void> {
     const logging = await twin('accesslog', { accessLog: { file: join(WORK, 'access.log') } });
     const notLogging = await twin('noaccesslog', {});
     const accessLog = await compare('access log on vs off (two fresh servers)', logging, notLogging);
-    results.accessLog = {
-      ...accessLog, cost: 1 - accessLog.rpsRatio, bestCost: 1 - accessLog.best.rpsRatio,
-      cpuUsAdded: accessLog.a.cpuUsPerRequest - accessLog.b.cpuUsPerRequest, bestCpuUsAdded: accessLog.best.cpuA - accessLog.best.cpuB,
-    };
+    results.accessLog = costOf(accessLog);
     await logging.stop();
     await notLogging.stop();
 
@@ -294,6 +288,14 @@ async function main(): Promise<void> {
   mkdirSync(dirname(OUT), { recursive: true });
   writeFileSync(OUT, `${JSON.stringify(out, null, 2)}\n`);
   console.log(`\nwrote ${OUT}`);
+}
+
+/** A feature's cost from an on (a) vs off (b) comparison: throughput lost and CPU added per request. */
+function costOf(c: Comparison) {
+  return {
+    ...c, cost: 1 - c.rpsRatio, bestCost: 1 - c.best.rpsRatio,
+    cpuUsAdded: c.a.cpuUsPerRequest - c.b.cpuUsPerRequest, bestCpuUsAdded: c.best.cpuA - c.best.cpuB,
+  };
 }
 
 /** Gives every catalog row a sha256 (random; the bench only needs the headers to be there). */

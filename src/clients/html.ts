@@ -39,15 +39,15 @@ dl{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem}dt{font-wei
 @media (max-width:40rem){.wide{display:none}}
 `;
 
-/** A whole page; `body` must already be escaped. */
-export function page(title: string, body: string): string {
+/** A whole page; `body` (and `head`, extra lines for <head>) must already be escaped. */
+export function page(title: string, body: string, options: { style?: string; head?: string } = {}): string {
   return `<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="viewport" content="width=device-width, initial-scale=1">${options.head === undefined ? '' : `\n${options.head}`}
 <title>${escapeHtml(title)}</title>
-<style>${STYLE}</style>
+<style>${options.style ?? STYLE}</style>
 </head>
 <body>
 ${body}

@@ -1,7 +1,7 @@
 // The operator's dashboard at /_mirrorgate/: one HTML page drawn on the server from dashboardData(),
 // with its charts as inline SVG and its style inline. It reloads itself every REFRESH_SECONDS (a meta
 // refresh: no script at all), and fetches nothing from anywhere, so it works on a host with no internet.
-import { escapeHtml, humanBytes, humanDate } from '../clients/html.js';
+import { escapeHtml, humanBytes, humanDate, page } from '../clients/html.js';
 import { FALLBACK, LOCAL } from '../counters/counters.js';
 import type { KeyStats } from '../counters/download-store.js';
 import { stackedBars, type BarSeries } from './chart.js';
@@ -53,20 +53,7 @@ ${chartOf('bytes-30d', 'Bytes per day, last 30 days', data.days, 'bytes', 5)}
 <section><h2>Top files, last 24 hours</h2>${files('top-files-24h', data.topFilesDay)}</section>
 <section><h2>Top files, last 30 days</h2>${files('top-files-30d', data.topFilesMonth)}</section>
 </div>`;
-  return `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta http-equiv="refresh" content="${REFRESH_SECONDS}">
-<title>mirrorgate dashboard</title>
-<style>${STYLE}</style>
-</head>
-<body>
-${body}
-</body>
-</html>
-`;
+  return page('mirrorgate dashboard', body, { style: STYLE, head: `<meta http-equiv="refresh" content="${REFRESH_SECONDS}">` });
 }
 
 const STATE_ORDER: Record<string, number> = { down: 0, unknown: 1, unprobed: 2, up: 3, disabled: 4 };
