@@ -78,10 +78,12 @@ Try:
   curl -s ${base}/releases/1.0/demo-1.0-amd64.iso.meta4    # Metalink 4, for aria2c
   curl -s '${base}/releases/1.0/demo-1.0-amd64.iso?mirrorlist=json'
   in a browser: ${base}/releases/1.0/demo-1.0-amd64.iso?mirrorlist and ${base}/releases/
+  in a browser: ${base}/_mirrorgate/ (the operator's dashboard)
   curl -s ${base}/_mirrorgate/mirrors                    # health, capacity, load
   curl -s '${base}/_mirrorgate/explain?path=releases/1.0/demo-1.0.tar.gz&ip=81.2.69.142'
   curl -s ${base}/_mirrorgate/metrics
   npx mirrorgate stats --db ${join(DEMO_DIR, 'mirrorgate.db')} --config ${configFile}
+  npx mirrorgate stats --files --db ${join(DEMO_DIR, 'mirrorgate.db')}      # downloads per file
 
 Ctrl-C stops the demo.
 `);
