@@ -74,16 +74,16 @@ export function lineOf(lines: ReadonlyMap<string, number>, path: string): number
 }
 
 /**
- * ` (line 2 column 5)` for JSON.parse's error on `text`. Node 20's messages give no position for most
- * errors ("Unexpected token ','"), so the place is found by scanning the text with JSON's grammar.
+ * `line 2 column 5: <JSON.parse's message>` for its error on `text`, the same on every Node: Node 20's
+ * messages give no position for most errors ("Unexpected token ','"), newer ones end with their own
+ * "(line 2 column 5)", so the place is found by scanning the text with JSON's grammar.
  */
 export function syntaxErrorLine(message: string, text: string): string {
-  if (/line \d+/.test(message)) return message;
   const at = firstSyntaxError(text);
   const before = text.slice(0, at);
   const line = before.split('\n').length;
   const column = before.length - before.lastIndexOf('\n');
-  return `line ${line} column ${column}: ${message}`;
+  return `line ${line} column ${column}: ${message.replace(/ \(line \d+ column \d+\)$/, '')}`;
 }
 
 /** The offset of the first character that makes `text` invalid JSON (text.length when it ends too soon). */
