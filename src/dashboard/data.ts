@@ -69,14 +69,7 @@ export function dashboardData(runtime: Runtime, nowMs: number): DashboardData {
   const none = { requests: 0, bytes: 0 };
   const mirrors: MirrorRow[] = config.mirrors.map((m) => {
     const s = runtime.states.get(m.name);
-    let fresh = 0;
-    let stale = 0;
-    let missing = 0;
-    for (const e of s.evidence.values()) {
-      if (e.status === 'fresh') fresh += 1;
-      else if (e.status === 'stale') stale += 1;
-      else missing += 1;
-    }
+    const { fresh, stale, missing } = s.evidence.counts;
     return {
       name: m.name, country: m.country ?? null, enabled: m.enabled,
       state: !m.enabled ? 'disabled' : config.probe.enabled ? s.health.state : 'unprobed',

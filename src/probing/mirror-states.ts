@@ -1,6 +1,7 @@
 // What mirrorgate knows about each mirror right now: health, sync stamp, capacity estimate, per-file
 // evidence and the bytes recently sent to it. Keyed by mirror name, so it survives config reloads.
 // The redirect path reads it through unavailable() and utilisation(): Map lookups, no I/O.
+import { EvidenceMap } from './evidence-map.js';
 import type { Config, Mirror } from '../config/load.js';
 import { SlidingWindow } from '../counters/window.js';
 import { initialHealth, type Health } from './health.js';
@@ -13,7 +14,7 @@ export interface MirrorState {
   health: Health;
   syncStamp: number | undefined;
   capacity: CapacityEstimate;
-  readonly evidence: Map<string, Evidence>;
+  readonly evidence: EvidenceMap;
   load: SlidingWindow;
   nextProbeAt: number;
   rounds: number;
@@ -49,7 +50,7 @@ export class MirrorStates implements SelectionState {
         health: initialHealth(this.now()),
         syncStamp: undefined,
         capacity: INITIAL_CAPACITY,
-        evidence: new Map(),
+        evidence: new EvidenceMap(),
         load: new SlidingWindow(this.config().capacity.windowSeconds),
         nextProbeAt: 0,
         rounds: 0,
