@@ -50,7 +50,8 @@ export function writeFiles(root: string, files: Record<string, number>, mtime?: 
 
 export function makeFixture(t: Test, options: FixtureOptions = {}): Fixture {
   const dir = mkdtempSync(join(tmpdir(), 'mirrorgate-test-'));
-  t.teardown(() => import('node:fs').then((fs) => fs.rmSync(dir, { recursive: true, force: true })));
+  // A server process of the test may still be writing here while it dies: retried, as rm -rf would need to be.
+  t.teardown(() => import('node:fs').then((fs) => fs.rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 })));
   const repository = join(dir, 'repository');
   mkdirSync(repository);
   writeFiles(repository, options.files ?? DEFAULT_FILES);
@@ -163,7 +164,13 @@ export async function serveProcess(t: Test, fixture: Fixture, prefix: string[] =
     '--host', '127.0.0.1', '--port', '0', '--log-level', 'info', ...extra];
   const [command = '', ...rest] = [...prefix, ...args];
   const child = spawn(command, rest, { stdio: ['ignore', 'pipe', 'pipe'] });
-  t.teardown(() => { child.kill('SIGKILL'); });
+  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+  // Killed and gone (its workers too: they leave when the primary's IPC channel closes) before the
+  // fixture's directory is removed.
+  t.teardown(async () => {
+    child.kill('SIGKILL');
+    await exited;
+  });
   let output = '';
   child.stdout.on('data', (d: Buffer) => { output += d.toString(); });
   child.stderr.on('data', (d: Buffer) => { output += d.toString(); });

@@ -19,6 +19,7 @@ export class AccessLog {
   private file: string | undefined;
   private retry: NodeJS.Timeout | undefined;
   private loggedAt = -Infinity;
+  private closed = false;
   /** Lines dropped because the disk could not keep up or failed. */
   dropped = 0;
   errors = 0;
@@ -49,6 +50,7 @@ export class AccessLog {
 
   /** Writes what is buffered and closes the file. */
   async close(): Promise<void> {
+    this.closed = true;
     if (this.retry) clearTimeout(this.retry);
     const stream = this.stream;
     this.stream = undefined;
@@ -62,6 +64,7 @@ export class AccessLog {
   }
 
   private open(file: string | undefined): void {
+    if (this.closed) return;
     const previous = this.stream;
     this.stream = undefined;
     this.file = file;
@@ -78,6 +81,7 @@ export class AccessLog {
   }
 
   private failed(err: Error): void {
+    if (this.closed) return; // an error from the stream being closed: nothing to retry
     this.errors += 1;
     const now = Date.now();
     if (now - this.loggedAt >= 60_000) {
@@ -85,11 +89,18 @@ export class AccessLog {
       this.log.error({ file: this.file, err: err.message, errors: this.errors, dropped: this.dropped },
         `cannot write the access log; trying again in ${RETRY_MS / 1000} s`);
     }
+    // The broken stream is let go of with its descriptor, so a disk failing for days leaks nothing.
+    const broken = this.stream;
     this.stream = undefined;
+    try {
+      broken?.destroy();
+    } catch {
+      // already closed
+    }
     this.retry ??= setTimeout(() => {
       this.retry = undefined;
       this.open(this.file);
-    }, RETRY_MS);
+    }, RETRY_MS).unref();
   }
 }
 

@@ -73,9 +73,7 @@ export function downloadRoutes(app: FastifyInstance, runtime: Runtime, random: (
   function sendTo(
     request: FastifyRequest, reply: FastifyReply, mirror: Mirror, tier: string | undefined, client: ClientInfo, file: FileEntry, bytes: number, input: SelectionInput,
   ): FastifyReply {
-    runtime.count(mirror, bytes, input.nowMs);
-    request.mgBytes = bytes;
-    if (request.method === 'GET') runtime.countDownload(file.path, client.address, bytes, input.nowMs);
+    counted(request, mirror, file, client.address, bytes, input.nowMs);
     const path = encodePath(file.path);
     const location = mirrorBase(mirror, client.https) + path;
     const { alternates } = runtime.config.clients;
@@ -91,6 +89,13 @@ export function downloadRoutes(app: FastifyInstance, runtime: Runtime, random: (
     }
     digests(reply, file);
     return redirect(reply, location, mirror.name, tier ?? 'world');
+  }
+
+  /** An answered download: counted for its target, and (a GET) for its file and the client's country; its bytes kept for the access log. */
+  function counted(request: FastifyRequest, target: Mirror | typeof LOCAL | typeof FALLBACK, file: FileEntry, address: string, bytes: number, nowMs = runtime.now): void {
+    runtime.count(target, bytes, nowMs);
+    request.mgBytes = bytes;
+    if (request.method === 'GET') runtime.countDownload(file.path, address, bytes, nowMs);
   }
 
   function digests(reply: FastifyReply, file: FileEntry): void {
@@ -115,9 +120,7 @@ export function downloadRoutes(app: FastifyInstance, runtime: Runtime, random: (
     // https request is never sent on to plain http.
     const fallback = runtime.config.fallbackUrl;
     if (fallback !== undefined && input.volatile !== true && !(input.https && fallback.startsWith('http:'))) {
-      runtime.count(FALLBACK, bytes);
-      request.mgBytes = bytes;
-      if (request.method === 'GET') runtime.countDownload(file.path, clientOf(request, runtime.trusted).address, bytes);
+      counted(request, FALLBACK, file, clientOf(request, runtime.trusted).address, bytes);
       digests(reply, file);
       return redirect(reply, fallback + encodePath(file.path), FALLBACK, 'fallback');
     }
@@ -142,9 +145,7 @@ export function downloadRoutes(app: FastifyInstance, runtime: Runtime, random: (
       runtime.count(LOCAL, 0);
       return reply.code(304).send();
     }
-    runtime.count(LOCAL, bytes);
-    request.mgBytes = bytes;
-    if (request.method === 'GET') runtime.countDownload(file.path, clientOf(request, runtime.trusted).address, bytes);
+    counted(request, LOCAL, file, clientOf(request, runtime.trusted).address, bytes);
     return reply.sendFile(`/${file.path}`, runtime.config.repository, { dotfiles: 'allow', maxAge: 0, lastModified: false, etag: false });
   }
 
