@@ -58,6 +58,7 @@ t.test('the README documents every serve flag, the Node versions and the build t
   t.match(quickStart, /npm run demo -- --port/);
   t.match(quickStart, /npm install -g \.\/mirrorgate-\d+\.\d+\.\d+\.tgz/);
   t.notMatch(quickStart, /npx mirrorgate (check|serve)/, 'no npx outside the checkout');
+  t.match(quickStart, /The database is `\.\/mirrorgate\.db` in the directory `serve` was started from/, 'where --db lives by default');
   const pkg = JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string; engines: { node: string } };
   t.match(quickStart, `mirrorgate-${pkg.version}.tgz`, 'the tarball name is this version\'s');
   t.equal(pkg.engines.node, '>=20', 'the engines field claims what the README says');
