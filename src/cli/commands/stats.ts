@@ -45,12 +45,12 @@ share. Configured mirrors with no traffic are listed with zeros.
     const span = { since: new Date(now - spanMs).toISOString(), until: new Date(now).toISOString() };
     try {
       if (values.files === true || values.countries === true) {
-        const query = { sinceMs: now - spanMs, nowMs: now, limit: top ?? 20, prefix: values.prefix };
+        // Every row of the span (under --prefix), once: the shares and the total are of all of them,
+        // the table shows the first --top.
+        const query = { sinceMs: now - spanMs, nowMs: now, limit: -1, prefix: values.prefix };
         const store = new DownloadStore(db);
-        const rows = values.files === true ? store.files(query, retention) : store.countries(query);
-        // The shares are of every download in the span (under --prefix), not only of the rows shown.
-        const all = values.files === true ? store.files({ ...query, limit: -1 }, retention) : store.countries({ ...query, limit: -1 });
-        printDownloads(io, values.files === true ? 'path' : 'country', rows, all, values.json === true, span);
+        const all = values.files === true ? store.files(query, retention) : store.countries(query);
+        printDownloads(io, values.files === true ? 'path' : 'country', all.slice(0, top ?? 20), all, values.json === true, span);
         return 0;
       }
       const rows = new CounterStore(db).totalsSince(now - spanMs, now, retention);
