@@ -1,7 +1,9 @@
 // buildApp(): a Fastify instance wired to a Runtime, never listening. server.ts listens; tests inject().
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import fastifyStatic from '@fastify/static';
-import rateLimit from '@fastify/rate-limit';
+import rateLimit, { type RateLimitPluginOptions } from '@fastify/rate-limit';
+import { openRedis } from './sharing/connect.js';
+import { Keys } from './sharing/keys.js';
 import { Runtime, type RuntimeOptions } from './runtime/runtime.js';
 import { downloadRoutes } from './routes/download.js';
 import { adminRoutes } from './routes/admin.js';
@@ -27,8 +29,6 @@ export interface AppOptions extends Omit<RuntimeOptions, 'log'> {
   readonly adminToken?: string;
   /** Under --workers N: the whole server's metrics, from the primary. Default: this process's registry. */
   readonly metricsText?: () => Promise<string>;
-  /** Names this process in Node's own metrics (`process` label). */
-  readonly processLabel?: string;
 }
 
 declare module 'fastify' {
@@ -90,12 +90,14 @@ async function buildHttp(runtime: Runtime, options: AppOptions, log: Log): Promi
   app.decorateRequest('mgBytes', 0);
   app.addHook('onClose', () => runtime.close());
 
+  const limiter = rateLimitStore(runtime, options, log);
+  app.addHook('onClose', () => limiter.close());
   await app.register(rateLimit, {
     global: true,
     // Read per request, so a reload applies at once; a disabled limiter allows everything. Every
     // option given as a function costs the plugin an await per request, hence no allowList.
     max: () => (runtime.config.rateLimit.enabled ? runtime.config.rateLimit.max : Infinity),
-    store: windowStore(() => runtime.config.rateLimit.windowSeconds * 1000, Date.now, options.rateShare),
+    ...limiter.options,
     keyGenerator: (request) => clientKey(clientOf(request, runtime.trusted).address, runtime.config.rateLimit.ipv6PrefixLength),
     // The x-ratelimit-* headers on every answer cost more than a redirect's own work; a 429 still has them.
     addHeadersOnExceeding: { 'x-ratelimit-limit': false, 'x-ratelimit-remaining': false, 'x-ratelimit-reset': false },
@@ -105,4 +107,22 @@ async function buildHttp(runtime: Runtime, options: AppOptions, log: Log): Promi
   adminRoutes(app, runtime, options.adminToken, options.metricsText ?? (() => metrics.metrics()));
   downloadRoutes(app, runtime, options.random ?? Math.random, accessLog);
   return app;
+}
+
+/**
+ * Where the rate limiter counts: in this process (across --workers through the primary), or with
+ * cluster.sharedRateLimit in Redis for every instance, through the plugin's own Redis store. That one
+ * costs a Redis round trip per request; a Redis that is away or slower than 100 ms lets the request
+ * through (skipOnError) rather than failing it. Chosen at start.
+ */
+function rateLimitStore(runtime: Runtime, options: AppOptions, log: Log): { options: Partial<RateLimitPluginOptions>; close(): void } {
+  const cluster = runtime.config.cluster;
+  if (cluster.redis === undefined || !cluster.sharedRateLimit) {
+    return { options: { store: windowStore(() => runtime.config.rateLimit.windowSeconds * 1000, Date.now, options.rateShare) }, close: () => undefined };
+  }
+  const redis = openRedis(cluster, 'ratelimit', log.child({ component: 'rate-limit' }), { commandTimeout: 100 });
+  return {
+    options: { redis, nameSpace: new Keys(cluster.keyPrefix).rateLimit, skipOnError: true, timeWindow: runtime.config.rateLimit.windowSeconds * 1000 },
+    close: () => redis.disconnect(),
+  };
 }

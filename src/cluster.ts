@@ -52,7 +52,9 @@ export async function startCluster(settings: Settings, workers: number, adminTok
   const log = pino({ level: settings.logLevel }).child({ role: 'primary' }) as unknown as Log;
   // Workers follow the catalog on their own every 500 ms; told of a change, they follow at once.
   const onCatalogChange = () => broadcast({ type: 'catalog' });
-  const runtime = await Runtime.start({ configPath: settings.config, dbPath: settings.db, log, role: 'primary', onCatalogChange });
+  const runtime = await Runtime.start({
+    configPath: settings.config, dbPath: settings.db, log, role: 'primary', onCatalogChange, instance: settings.instance, processLabel: 'primary',
+  });
   let stopping = false;
   const metrics = new MetricsAggregator(buildRegistry(runtime, 'primary', 'primary'));
   const connected = () => Object.values(cluster.workers ?? {}).filter((w): w is Worker => w?.isConnected() === true);

@@ -18,6 +18,10 @@ export const errors = {
   MG_ERR_DB_MISSING: createError<'MG_ERR_DB_MISSING', [string]>(
     'MG_ERR_DB_MISSING',
     'no database at %s: give the server\'s --db (or MIRRORGATE_DB); the default is ./mirrorgate.db in the directory the server was started from'),
+  MG_ERR_CLUSTER_UNREACHABLE: createError<'MG_ERR_CLUSTER_UNREACHABLE', [string, string]>(
+    'MG_ERR_CLUSTER_UNREACHABLE', 'cannot read the cluster totals from redis at %s: %s'),
+  MG_ERR_CLUSTER_NONE: createError<'MG_ERR_CLUSTER_NONE', [string]>(
+    'MG_ERR_CLUSTER_NONE', '--cluster: %s sets no cluster.redis, so there are no cluster totals (this instance\'s own are shown without --cluster)'),
   MG_ERR_CLI_USAGE: createError<'MG_ERR_CLI_USAGE', [string]>('MG_ERR_CLI_USAGE', '%s'),
 } as const;
 

@@ -20,7 +20,7 @@ export async function startServer(
   cluster: Pick<RuntimeOptions, 'role' | 'workers' | 'requestCheck' | 'requestUrgent'> & Pick<AppOptions, 'rateShare' | 'adminToken' | 'metricsText' | 'processLabel'> = {},
 ): Promise<RunningServer> {
   const log = pino({ level: settings.logLevel }) as unknown as Log;
-  const app = await buildApp({ configPath: settings.config, dbPath: settings.db, log, ...cluster });
+  const app = await buildApp({ configPath: settings.config, dbPath: settings.db, log, instance: settings.instance, ...cluster });
   let closing: Promise<void> | undefined;
   let markClosed = () => {};
   const closed = new Promise<void>((resolve) => { markClosed = resolve; });

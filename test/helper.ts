@@ -147,6 +147,8 @@ export async function waitForAsync(check: () => Promise<boolean>, timeoutMs = 50
 }
 
 export interface ServeProcess {
+  /** The 127/8 address it listens on (--host in `extra`; default 127.0.0.1). */
+  readonly host: string;
   readonly child: import('node:child_process').ChildProcess;
   readonly port: number;
   /** Everything the process has printed so far. */
@@ -175,10 +177,13 @@ export async function serveProcess(t: Test, fixture: Fixture, prefix: string[] =
   child.stdout.on('data', (d: Buffer) => { output += d.toString(); });
   child.stderr.on('data', (d: Buffer) => { output += d.toString(); });
   let port = 0;
+  let host = '127.0.0.1';
   await waitFor(() => {
-    port = Number(/Server listening at http:\/\/127\.0\.0\.1:(\d+)/.exec(output)?.[1] ?? 0);
+    const listening = /Server listening at http:\/\/(127\.\d+\.\d+\.\d+):(\d+)/.exec(output);
+    host = listening?.[1] ?? host;
+    port = Number(listening?.[2] ?? 0);
     return port !== 0 || child.exitCode !== null;
   }, 20_000);
   if (port === 0) throw new Error(`mirrorgate serve did not start:\n${output}`);
-  return { child, port, output: () => output };
+  return { child, port, host, output: () => output };
 }

@@ -1,6 +1,7 @@
 // mirrors.json → validated, defaulted, frozen Config. Two passes: the schema (shape, types, unknown keys),
 // then meaning (unique names, URLs, ISO codes, CIDRs). Every problem names its JSON path. Never exits.
 import { constants, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { isIP } from 'node:net';
@@ -62,6 +63,10 @@ export interface Config {
   readonly volatileMaxAgeSeconds: number;
   readonly scheduler: RawConfig['scheduler'];
   readonly capacity: Readonly<RawConfig['capacity']>;
+  /** Sharing with other instances through Redis; `redis` undefined = none. Paths are absolute. */
+  readonly cluster: Readonly<RawConfig['cluster']>;
+  /** sha256 of the file's bytes (hex): instances of one cluster compare it to find config drift. */
+  readonly digest: string;
   readonly geoip: {
     readonly enabled: boolean;
     /** Absolute paths; the shipped DB-IP Lite files when the config names none. */
@@ -103,7 +108,7 @@ export async function loadConfigFile(file: string): Promise<ConfigResult> {
   } catch (err) {
     throw new errors.MG_ERR_CONFIG_JSON(source, syntaxErrorLine((err as Error).message, text));
   }
-  const result = validateConfig(doc, source);
+  const result = validateConfig(doc, source, createHash('sha256').update(text).digest('hex'));
   const lines = jsonLines(text);
   const located = (problems: readonly Problem[]) => problems.map((p) => ({ ...p, line: lineOf(lines, p.path) }));
   return result.ok ? { ...result, warnings: located(result.warnings) } : { ok: false, problems: located(result.problems) };
@@ -151,7 +156,7 @@ export async function loadConfigOrThrow(file: string): Promise<Config> {
   return result.config;
 }
 
-export function validateConfig(doc: unknown, source: string): ConfigResult {
+export function validateConfig(doc: unknown, source: string, digest = ''): ConfigResult {
   const raw = structuredClone(doc);
   const shapeOk = validateShape(raw);
   const problems: Problem[] = shapeOk ? [] : (validateShape.errors ?? []).map(shapeProblem);
@@ -186,6 +191,12 @@ export function validateConfig(doc: unknown, source: string): ConfigResult {
     volatileMaxAgeSeconds: cfg.volatileMaxAgeSeconds,
     scheduler: cfg.scheduler,
     capacity: cfg.capacity,
+    cluster: {
+      ...cfg.cluster,
+      passwordFile: cfg.cluster.passwordFile === undefined ? undefined : resolve(dirname(source), cfg.cluster.passwordFile),
+      tlsCaFile: cfg.cluster.tlsCaFile === undefined ? undefined : resolve(dirname(source), cfg.cluster.tlsCaFile),
+    },
+    digest,
     geoip: {
       enabled: cfg.geoip.enabled,
       city: cfg.geoip.city.length === 0 ? 'shipped' : cfg.geoip.city.map((f) => resolve(dirname(source), f)),
@@ -223,10 +234,29 @@ function checkMeaning(raw: unknown, problems: Problem[]): { raw: RawConfig; mirr
     && raw.http.headersTimeoutMs > raw.http.requestTimeoutMs) {
     problems.push({ path: 'http.headersTimeoutMs', message: 'must not be more than http.requestTimeoutMs' });
   }
+  const cluster = raw.cluster as { redis?: unknown } | undefined;
+  if (typeof cluster?.redis === 'string') checkRedisUrl(cluster.redis, problems);
   const fallbackUrl = typeof raw.fallbackUrl === 'string' ? checkBaseUrl(raw.fallbackUrl, 'fallbackUrl', problems) : undefined;
   const clients = raw.clients as { publicUrl?: unknown } | undefined;
   const publicUrl = typeof clients?.publicUrl === 'string' ? checkBaseUrl(clients.publicUrl, 'clients.publicUrl', problems) : undefined;
   return { raw: raw as RawConfig, mirrors, fallbackUrl, publicUrl };
+}
+
+function checkRedisUrl(text: string, problems: Problem[]): void {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    problems.push({ path: 'cluster.redis', message: `"${text}" is not a URL (redis://host:6379 or rediss://host:6380)` });
+    return;
+  }
+  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
+    problems.push({ path: 'cluster.redis', message: `"${url.protocol}" is not redis: or rediss: (TLS)` });
+  } else if (url.hostname === '') {
+    problems.push({ path: 'cluster.redis', message: 'names no host' });
+  } else if (url.pathname !== '' && url.pathname !== '/' && !/^\/\d{1,2}$/.test(url.pathname)) {
+    problems.push({ path: 'cluster.redis', message: `"${url.pathname}" is not a database number (/0 to /15)` });
+  }
 }
 
 export function formatProblems(problems: readonly Problem[]): string {

@@ -174,6 +174,34 @@ export const ConfigSchema = Type.Object({
     windowSeconds: Type.Integer({ minimum: 1, maximum: 3600, default: 60, description: 'Sliding window of bytes sent that utilisation is measured over' }),
     floor: Type.Number({ minimum: 0.01, maximum: 1, default: 0.1, description: 'Effective capacity never falls below this fraction of bandwidthMbps' }),
   }, { additionalProperties: false, default: {} }),
+  cluster: Type.Object({
+    redis: Type.Optional(Type.String({
+      minLength: 1,
+      description: 'Share probing, load and counters with the other instances through this Redis: redis://[user@]host:port[/db], or rediss:// for TLS. Default: none, every instance on its own. Takes a restart',
+    })),
+    passwordFile: Type.Optional(Type.String({ minLength: 1, description: 'File (relative to this file) holding the Redis password; wins over one in the URL' })),
+    passwordEnv: Type.String({
+      minLength: 1, default: 'MIRRORGATE_REDIS_PASSWORD',
+      description: 'Environment variable holding the Redis password, when no passwordFile is given and it is set',
+    }),
+    tlsCaFile: Type.Optional(Type.String({ minLength: 1, description: 'With rediss://: CA bundle (PEM, relative to this file) to verify the server with; default: the system\'s' })),
+    keyPrefix: Type.String({
+      minLength: 1, maxLength: 64, default: 'mirrorgate:',
+      description: 'Prefix of every Redis key and channel: one Redis can serve several mirror networks',
+    }),
+    leaseSeconds: Type.Integer({
+      minimum: 2, maximum: 3600, default: 15,
+      description: 'A mirror\'s probe lease lasts this long unless renewed (every second); another instance takes over probing within it after its holder dies',
+    }),
+    fallbackSeconds: Type.Integer({
+      minimum: 1, maximum: 600, default: 3,
+      description: 'Redis unreachable this long: the instance probes every mirror itself and uses its own load estimates until Redis answers again',
+    }),
+    sharedRateLimit: Type.Boolean({
+      default: false,
+      description: 'Count rateLimit across all instances in Redis (one Redis round trip per request; fails open when Redis is down). Default: per instance',
+    }),
+  }, { additionalProperties: false, default: {} }),
   mirrors: Type.Array(MirrorSchema, { default: [] }),
 }, { additionalProperties: false });
 

@@ -6,6 +6,7 @@ import { DownloadStore, type KeyStats } from '../counters/download-store.js';
 import { FALLBACK, LOCAL } from '../counters/counters.js';
 import { ProbeStore, type EventRow } from '../probing/store.js';
 import type { Runtime } from '../runtime/runtime.js';
+import type { ClusterStatus } from '../sharing/link.js';
 
 /** Mirrors drawn as their own series in a chart; the rest are added up as OTHERS. */
 const CHART_SERIES = 8;
@@ -54,6 +55,8 @@ export interface DashboardData {
   readonly topFilesDay: KeyStats[];
   readonly topFilesMonth: KeyStats[];
   readonly events: EventRow[];
+  /** With cluster.redis: the instances sharing it, as this process sees them. */
+  readonly cluster: ClusterStatus | null;
 }
 
 const HOUR = 3_600_000;
@@ -92,6 +95,7 @@ export function dashboardData(runtime: Runtime, nowMs: number): DashboardData {
     topFilesDay: downloads.files({ sinceMs: nowMs - 23 * HOUR, nowMs, limit: 20 }, config.counters),
     topFilesMonth: downloads.files(month, config.counters),
     events: new ProbeStore(db).recentEvents(20),
+    cluster: runtime.sharing?.status() ?? null,
   };
 }
 

@@ -6,6 +6,7 @@ import { FALLBACK, LOCAL } from '../counters/counters.js';
 import type { KeyStats } from '../counters/download-store.js';
 import { stackedBars, type BarSeries } from './chart.js';
 import { OTHERS, type Chart, type DashboardData, type MirrorRow } from './data.js';
+import type { ClusterStatus } from '../sharing/link.js';
 
 export const REFRESH_SECONDS = 30;
 
@@ -21,6 +22,7 @@ th,td{text-align:left;padding:.25rem .45rem;border-bottom:1px solid #e6e6e6;vert
 td.n,th.n{text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}
 .scroll{overflow-x:auto}
 .up{color:#176117}.down{color:#9b1c1c;font-weight:600}.unknown,.unprobed{color:#7a5a00}.disabled{color:#777}
+.warn{background:#fff4d6;border:1px solid #c9a227;padding:.4em .6em}
 .charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(34rem,1fr));gap:1rem}
 figure{margin:0}figcaption{font-weight:600;margin-bottom:.2rem}svg{width:100%;height:auto}
 .legend{list-style:none;padding:0;margin:.2rem 0;display:flex;flex-wrap:wrap;gap:.2rem .9rem;font-size:.85rem}
@@ -36,6 +38,7 @@ export function dashboardPage(data: DashboardData): string {
   const body = `<h1>mirrorgate</h1>
 <p class="meta">${humanDate(data.generatedAt)} UTC · ${data.files} files · mirrors: <span id="mirrors-up">${up}</span> of ${enabled} enabled up
 (${data.mirrors.length} configured) · this page reloads every ${REFRESH_SECONDS} s</p>
+${data.cluster === null ? '' : clusterSection(data.cluster)}
 <h2>Mirrors</h2>
 ${mirrorTable(data.mirrors)}
 <h2>Traffic</h2>
@@ -54,6 +57,24 @@ ${chartOf('bytes-30d', 'Bytes per day, last 30 days', data.days, 'bytes', 5)}
 <section><h2>Top files, last 30 days</h2>${files('top-files-30d', data.topFilesMonth)}</section>
 </div>`;
   return page('mirrorgate dashboard', body, { style: STYLE, head: `<meta http-equiv="refresh" content="${REFRESH_SECONDS}">` });
+}
+
+/** The instances sharing cluster.redis: who is live, which config each runs, what this one probes. */
+function clusterSection(c: ClusterStatus): string {
+  const state = c.connected
+    ? `connected to ${escapeHtml(c.redis)}: ${c.instances} instance${c.instances === 1 ? '' : 's'} live; this one (${escapeHtml(c.instance)}) probes ${c.leases.length === 0 ? 'no mirror' : escapeHtml(c.leases.join(', '))}`
+    : `<span class="down">redis at ${escapeHtml(c.redis)} unreachable</span>: this instance probes every mirror itself and counts only its own load`;
+  const drift = c.configDrift
+    ? '<p class="warn" id="config-drift">Config drift: the instances run different mirrors.json files (the digests below differ). Roll the same file out to every host.</p>'
+    : '';
+  const rows = c.members.map((m) => `<tr><td>${escapeHtml(m.name)}</td><td>${escapeHtml(m.role)}</td><td><code>${escapeHtml(m.digest.slice(0, 12))}</code></td>`
+    + `<td class="${m.sameConfig ? 'up' : 'down'}">${m.sameConfig ? 'same as here' : 'differs'}</td></tr>`).join('\n');
+  return `<h2>Cluster</h2>
+<p id="cluster-state">${state} · cluster totals waiting to be sent: ${c.totalsPending}</p>
+${drift}
+${c.members.length === 0 ? '' : `<table id="cluster"><thead><tr><th>instance</th><th>process</th><th>mirrors.json sha256</th><th>config</th></tr></thead><tbody>
+${rows}
+</tbody></table>`}`;
 }
 
 const STATE_ORDER: Record<string, number> = { down: 0, unknown: 1, unprobed: 2, up: 3, disabled: 4 };

@@ -20,6 +20,8 @@ export function buildRegistry(runtime: Runtime, role: Role, processLabel: string
   const { connections, accessLog } = http;
   const registry = new Registry();
   const registers = [registry];
+  // With cluster.redis every series names its instance, so one Prometheus can scrape the whole cluster.
+  if (runtime.sharing !== undefined) registry.setDefaultLabels({ mirrorgate_instance: runtime.sharing.status().instance });
   collectDefaultMetrics({ register: registry, labels: { process: processLabel } });
   const mirrors = () => runtime.config.mirrors;
 
@@ -31,7 +33,7 @@ export function buildRegistry(runtime: Runtime, role: Role, processLabel: string
       for (const [labels, value] of samples()) this.inc(labels, value);
     },
   });
-  const gauge = (name: string, help: string, labelNames: string[], samples: () => Iterable<[Record<string, string>, number]>, aggregator: 'sum' | 'average' = 'sum') => new Gauge({
+  const gauge = (name: string, help: string, labelNames: string[], samples: () => Iterable<[Record<string, string>, number]>, aggregator: 'sum' | 'average' | 'min' | 'max' = 'sum') => new Gauge({
     name, help, labelNames, registers, aggregator,
     collect() {
       this.reset();
@@ -57,6 +59,26 @@ export function buildRegistry(runtime: Runtime, role: Role, processLabel: string
       counter('mirrorgate_connections_refused_total', 'Connections closed at once: the client had http.maxConnectionsPerClient open, or the server its maximum.',
         ['reason'], () => [[{ reason: 'per-client' }, connections.refusedPerClient], [{ reason: 'server-full' }, connections.refusedTotal]]);
       gauge('mirrorgate_connections_max', 'Connections the server accepts at once (all workers together).', [], one(() => connections.maxConnections));
+    }
+  }
+
+  const sharing = runtime.sharing;
+  if (sharing !== undefined) {
+    const status = () => sharing.status();
+    gauge('mirrorgate_cluster_redis_connected', '1 when Redis answered within cluster.fallbackSeconds (every process of this instance, under --workers).', [],
+      one(() => (sharing.live ? 1 : 0)), 'min');
+    gauge('mirrorgate_cluster_instances', 'Instances (distinct --instance names) seen live through Redis.', [], one(() => status().instances), 'max');
+    gauge('mirrorgate_cluster_config_drift', '1 when the live instances run different mirrors.json files (compare their digests on the dashboard).', [],
+      one(() => (status().configDrift ? 1 : 0)), 'max');
+    gauge('mirrorgate_cluster_totals_pending', 'Counter rows waiting to be added to the cluster totals in Redis.', [], one(() => sharing.totals.size));
+    counter('mirrorgate_cluster_totals_dropped_total', 'Counter rows dropped from a full buffer while Redis was away (the SQLite counters still have them).', [],
+      one(() => sharing.totals.dropped));
+    counter('mirrorgate_cluster_fallbacks_total', 'Times Redis went unanswered for cluster.fallbackSeconds and this instance went on alone.', [],
+      one(() => sharing.stats.fallbacks));
+    if (role !== 'worker') {
+      gauge('mirrorgate_cluster_probe_leases', 'Mirrors this instance holds the probe lease of.', [], one(() => status().leases.length));
+      counter('mirrorgate_cluster_events_total', 'Health and evidence records shared through Redis, by direction.', ['direction'],
+        () => [[{ direction: 'published' }, sharing.stats.published], [{ direction: 'received' }, sharing.stats.received]]);
     }
   }
 

@@ -19,8 +19,10 @@ export interface MirrorState {
   nextProbeAt: number;
   rounds: number;
   probing: boolean;
-  /** In a worker: the effective capacity the primary's prober computed. */
+  /** In a worker: the effective capacity the primary's prober computed; with cluster.redis, the lease holder's. */
   sharedCapacityMbps: number | undefined;
+  /** With cluster.redis: bytes the other processes redirected here over the window (src/sharing/link.ts). */
+  othersLoad: number;
 }
 
 export class MirrorStates implements SelectionState {
@@ -30,6 +32,11 @@ export class MirrorStates implements SelectionState {
   private slotsFor: readonly Mirror[] | undefined;
   private rules: FreshnessRules | undefined;
   private rulesFor: Config | undefined;
+  /**
+   * With cluster.redis and Redis answering: every process's bytes are known (othersLoad), so this
+   * process's own are not scaled up by the worker count.
+   */
+  sharedLoad = false;
 
   constructor(
     private readonly config: () => Config,
@@ -56,6 +63,7 @@ export class MirrorStates implements SelectionState {
         rounds: 0,
         probing: false,
         sharedCapacityMbps: undefined,
+        othersLoad: 0,
       };
       this.states.set(name, state);
     }
@@ -143,10 +151,10 @@ export class MirrorStates implements SelectionState {
   /** Bytes sent over the window ÷ what the effective capacity moves in that window. */
   utilisation(mirror: Mirror, nowMs = this.now()): number {
     const state = this.of(mirror);
-    const sent = state.load.total(nowMs);
+    const sent = this.sharedLoad ? state.load.total(nowMs) + state.othersLoad : state.load.total(nowMs) * this.loadScale;
     if (sent === 0) return 0;
     const capacity = this.effectiveMbps(mirror, state);
-    return (sent * this.loadScale * 8) / (capacity * 1e6 * state.load.seconds);
+    return (sent * 8) / (capacity * 1e6 * state.load.seconds);
   }
 
   effectiveMbps(mirror: Mirror, state = this.get(mirror.name)): number {

@@ -18,6 +18,7 @@ import { nextCapacity } from './capacity.js';
 import type { MirrorStates } from './mirror-states.js';
 import type { ProbeStore } from './store.js';
 import { CheckQueue } from './check-queue.js';
+import type { HealthRecord, ProbeSharing } from '../sharing/link.js';
 
 const PROBE_FILES_MS = 5 * 60_000;
 const SAMPLE_PLAN_MS = 10 * 60_000;
@@ -39,6 +40,8 @@ export interface ProberDeps {
   readonly local: LocalCopy;
   /** The repository's copy of `path` on disk differs from the catalog entry: update the catalog. */
   readonly onLocalChange: (path: string, stat: FileStat | undefined) => void;
+  /** With cluster.redis: which mirrors this process probes, and where findings are shared. */
+  readonly sharing?: ProbeSharing;
 }
 
 export interface ProbeTimings {
@@ -90,6 +93,7 @@ export class Prober {
     for (const mirror of config.mirrors) {
       if (this.healthInFlight >= config.probe.concurrency) break;
       if (!mirror.enabled) continue;
+      if (this.deps.sharing !== undefined && !this.deps.sharing.probes(mirror.name)) continue;
       const state = this.deps.states.get(mirror.name);
       if (state.probing || now < state.nextProbeAt) continue;
       state.probing = true;
@@ -189,7 +193,52 @@ export class Prober {
     if (signal.aborted) return;
     // Scheduled before anything is written: a failing disk must never make the prober hammer a mirror.
     state.nextProbeAt = now() + nextProbeDelay(state.health, config.probe.intervalSeconds * 1000, config.probe.maxBackoffSeconds * 1000, this.deps.random);
-    this.persist(() => store.saveHealth(mirror.name, state.health, states.effectiveMbps(mirror, state), state.syncStamp), false);
+    const capacityMbps = states.effectiveMbps(mirror, state);
+    this.persist(() => store.saveHealth(mirror.name, state.health, capacityMbps, state.syncStamp), false);
+    this.deps.sharing?.publishHealth(mirror.name, { health: state.health, syncStamp: state.syncStamp, capacityMbps });
+  }
+
+  /**
+   * Another instance's health round of a mirror it holds the lease of: kept like one of ours (memory,
+   * transition log, SQLite for workers and restarts). This process probes it again only when it holds
+   * the lease or Redis goes away, and then not before an interval has passed since.
+   */
+  adoptHealth(name: string, record: HealthRecord): void {
+    const { config: getConfig, states, store, log, now } = this.deps;
+    const config = getConfig();
+    const mirror = config.mirrors.find((m) => m.name === name);
+    if (mirror === undefined) return;
+    const state = states.get(name);
+    if (record.health.checkedAt <= state.health.checkedAt) return;
+    const before = state.health;
+    state.health = record.health;
+    if (record.syncStamp !== undefined) state.syncStamp = record.syncStamp;
+    state.sharedCapacityMbps = record.capacityMbps;
+    state.nextProbeAt = Math.max(state.nextProbeAt, now() + config.probe.intervalSeconds * 1000);
+    if (record.health.state !== before.state) {
+      const level = record.health.state === 'down' ? 'warn' : 'info';
+      log[level]({ mirror: name, from: before.state, to: record.health.state, reason: record.health.reason, shared: true }, `mirror ${record.health.state}`);
+      const from = before.state;
+      this.persist(() => store.saveTransition(name, from, record.health), true);
+    }
+    this.persist(() => store.saveHealth(name, record.health, record.capacityMbps, state.syncStamp), false);
+  }
+
+  /**
+   * Another instance's content check: kept when it is about the copy this host has and newer than what
+   * this process knows. Hosts' copies agree on size and mtime (rsync keeps both) but each has its own
+   * ctime, so the evidence is restamped with ours; evidence about another copy is not ours to use.
+   */
+  adoptEvidence(name: string, path: string, remote: Evidence): void {
+    const file = this.deps.catalog.lookup(path);
+    if (file === undefined || file.size !== remote.size || file.mtimeMs !== remote.mtimeMs) return;
+    const evidence: Evidence = { ...remote, ctimeMs: file.ctimeMs };
+    const state = this.deps.states.get(name);
+    const known = state.evidence.get(path);
+    if (known !== undefined && known.ctimeMs === file.ctimeMs && known.checkedAt >= evidence.checkedAt) return;
+    state.evidence.set(path, evidence);
+    if (evidence.status === 'fresh') this.notifyFresh(path);
+    this.persist(() => this.deps.store.saveEvidence(name, path, evidence), false);
   }
 
   /**
@@ -303,6 +352,12 @@ export class Prober {
   private async runCheck(mirror: Mirror, file: FileRef): Promise<Evidence | undefined> {
     const state = this.deps.states.get(mirror.name);
     if (state.health.state === 'down') return undefined;
+    if (this.deps.sharing !== undefined) {
+      // Another instance checking the same copy: its evidence, once it has it.
+      const claim = await this.deps.sharing.claimCheck(mirror.name, file, this.deps.config().probe.timeoutMs * 2 + 1000);
+      // Adopted (restamped for our copy) before it got here; undefined when it was about another copy.
+      if (claim !== 'mine') return claim === undefined ? undefined : this.deps.states.get(mirror.name).evidence.get(file.path);
+    }
     const started = performance.now();
     const seen = await this.observe(mirror, file);
     if (seen === undefined || this.abort.signal.aborted) return undefined;
@@ -315,6 +370,7 @@ export class Prober {
     if (evidence.status === 'fresh') this.notifyFresh(file.path);
     // Memory has it, and selection reads memory; workers and a restart learn it once a write succeeds.
     this.persist(() => this.deps.store.saveEvidence(mirror.name, file.path, evidence), false);
+    this.deps.sharing?.publishEvidence(mirror.name, file.path, evidence);
     if (evidence.status !== 'fresh') {
       this.deps.log.info({ mirror: mirror.name, path: file.path, status: evidence.status, detail: evidence.detail }, 'mirror lacks the current file');
     }

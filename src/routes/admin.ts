@@ -39,6 +39,7 @@ export function adminRoutes(app: FastifyInstance, runtime: Runtime, token: strin
     catalogWritesPending: runtime.catalog.pendingWrites,
     probePaused: runtime.prober.pausedBecause ?? null,
     dbReopens: runtime.dbReopens,
+    cluster: runtime.sharing?.status() ?? null,
     connections: {
       max: app.connections.maxConnections, refusedPerClient: app.connections.refusedPerClient, refusedTotal: app.connections.refusedTotal,
     },

@@ -25,6 +25,7 @@ import { gotProbeHttp, type ProbeHttp } from '../probing/http-client.js';
 import type { RoundRobinState } from '../selection/select.js';
 import type { SelectionContext } from './selection-input.js';
 import type { Log } from '../log.js';
+import { ClusterLink, TICK_MS } from '../sharing/link.js';
 
 export interface RuntimeOptions {
   readonly configPath: string;
@@ -48,6 +49,10 @@ export interface RuntimeOptions {
   readonly onCatalogChange?: () => void;
   /** In a worker: asks the primary for a check a request waits for (IPC), resolving with its evidence. */
   readonly requestUrgent?: (mirror: string, file: FileRef) => Promise<Evidence | undefined>;
+  /** This instance's name among those sharing cluster.redis (--instance). */
+  readonly instance?: string;
+  /** Names this process: 'main', 'primary' or 'worker-N' (metrics' `process` label, the cluster's member records). */
+  readonly processLabel?: string;
 }
 
 /** How often the catalog follows changes written by another process (a worker's primary, `mirrorgate scan`). */
@@ -93,6 +98,9 @@ export class Runtime implements SelectionContext {
   watcher: RepositoryWatcher | undefined;
   watchReport: WatchReport | undefined;
 
+  /** With cluster.redis: this process's link to the other instances (src/sharing/). */
+  readonly sharing: ClusterLink | undefined;
+
   readonly db: Db;
   /** Times the database file was found deleted or replaced and opened anew. */
   dbReopens = 0;
@@ -117,12 +125,19 @@ export class Runtime implements SelectionContext {
     this.states = new MirrorStates(() => this.config, now, requestCheck, options.workers ?? 1);
     const probeStore = new ProbeStore(db);
     this.probeStore = probeStore;
+    this.sharing = config.cluster.redis === undefined ? undefined : new ClusterLink({
+      role: this.role, instance: options.instance ?? 'mirrorgate', processLabel: options.processLabel ?? 'main',
+      config: () => this.config, states: this.states, now, log: log.child({ component: 'cluster' }),
+      adoptHealth: (mirror, record) => this.prober.adoptHealth(mirror, record),
+      adoptEvidence: (mirror, path, evidence) => this.prober.adoptEvidence(mirror, path, evidence),
+    });
     this.prober = new Prober({
       config: () => this.config, catalog: this.catalog, states: this.states, store: probeStore,
       http: options.probeHttp ?? gotProbeHttp, log: log.child({ component: 'prober' }), now,
       random: options.random ?? Math.random, isVolatile: (path) => this.isVolatile(path),
       local: new LocalCopy(db, () => this.config.repository),
       onLocalChange: (path, stat) => this.applyChanges([{ path, stat }]),
+      ...(this.sharing === undefined ? {} : { sharing: this.sharing }),
     });
     this.syncProbeState();
     this.hasher = new Hasher(db, this.catalog, () => this.config.repository, () => this.config.catalog.hashConcurrency, log.child({ component: 'hasher' }));
@@ -317,6 +332,7 @@ export class Runtime implements SelectionContext {
     const tallies = this.counters.drain();
     try {
       this.store.write(tallies);
+      this.sharing?.addTotals(tallies);
     } catch (err) {
       this.counters.restore(tallies);
       this.log.error({ err: (err as Error).message, pending: tallies.length }, 'cannot write counters; will retry');
@@ -346,6 +362,7 @@ export class Runtime implements SelectionContext {
     await this.hasher.stop();
     await this.scanning?.catch(() => undefined);
     this.flush();
+    await this.sharing?.close();
     this.db.close();
   }
 
@@ -398,6 +415,8 @@ export class Runtime implements SelectionContext {
       this.catalog.retryPersist();
     }, 'catalog poll');
     loop(() => GEO_REFRESH_MS, () => this.locality.refresh(), 'geoip refresh');
+    const sharing = this.sharing;
+    if (sharing !== undefined) loop(() => TICK_MS, () => sharing.tick(), 'cluster sync');
     if (this.role === 'worker') {
       loop(() => PROBE_SYNC_MS, () => this.syncProbeState(), 'probe state sync');
       return;

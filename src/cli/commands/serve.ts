@@ -21,6 +21,8 @@ Options (environment variable in brackets):
   --host ADDR         address to listen on (${SETTING_ENV.host}; default ${DEFAULTS.host}; use 0.0.0.0 or :: for all)
   --port N            port (${SETTING_ENV.port}; default ${DEFAULTS.port})
   --log-level LEVEL   fatal|error|warn|info|debug|trace|silent (${SETTING_ENV.logLevel}; default ${DEFAULTS.logLevel})
+  --instance NAME     this instance's name among those sharing cluster.redis (${SETTING_ENV.instance};
+                      default: the host name)
   --workers N|auto    processes serving the port (MIRRORGATE_WORKERS; default 1; auto = one per core).
                       With N > 1 a primary process does the probing, scanning and hashing once for all.
   --admin-token-file FILE
@@ -30,7 +32,7 @@ Options (environment variable in brackets):
   async run(args, io) {
     const { values } = parseFlags(args, {
       host: { type: 'string' }, port: { type: 'string' }, 'log-level': { type: 'string' }, workers: { type: 'string' },
-      'admin-token-file': { type: 'string' },
+      'admin-token-file': { type: 'string' }, instance: { type: 'string' },
     });
     const settings = resolveSettings({ ...values, logLevel: values['log-level'] }, io.env);
     const workers = parseWorkers(values.workers ?? io.env.MIRRORGATE_WORKERS ?? '1');

@@ -6,6 +6,10 @@ import { openForReading } from '../read-db.js';
 import { CounterStore, type TargetStats } from '../../counters/store.js';
 import { DownloadStore, type KeyStats } from '../../counters/download-store.js';
 import { errors } from '../../errors.js';
+import { resolve } from 'node:path';
+import { readClusterTotals } from '../../sharing/totals.js';
+import { redisAddress } from '../../sharing/connect.js';
+import { silentLog } from '../../log.js';
 import { formatBytes, formatShare, parseDuration, table } from '../format.js';
 
 const DEFAULT_RETENTION = { minuteRetentionHours: 48, hourRetentionDays: 400 };
@@ -13,7 +17,7 @@ const DEFAULT_RETENTION = { minuteRetentionHours: 48, hourRetentionDays: 400 };
 export const stats: Command = {
   name: 'stats',
   summary: 'requests, bytes and share per mirror; downloads per file or country',
-  help: `Usage: mirrorgate stats [--since 1h] [--files [--prefix P] | --countries] [--top N] [--json] [--config FILE] [--db FILE]
+  help: `Usage: mirrorgate stats [--since 1h] [--files [--prefix P] | --countries | --cluster] [--top N] [--json] [--config FILE] [--db FILE]
 
 Adds up what the server flushed to the database (every second): by default requests and bytes per
 mirror, and what mirrorgate served itself (_local) or sent to fallbackUrl (_fallback), with each one's
@@ -25,13 +29,19 @@ share. Configured mirrors with no traffic are listed with zeros.
   --since D     90s, 15m, 1h, 7d (default 1h). Mirror spans beyond the minute retention, and file spans
                 beyond it, are answered from hourly and daily roll-ups; countries are kept per UTC day,
                 so their span starts at midnight UTC of the day it begins in.
+  --cluster     requests and bytes per mirror for every instance sharing cluster.redis, read from Redis
+                (kept per hour: the span starts at the top of the hour it begins in); without it, this
+                instance's own from its database
   --json        the same as JSON
 `,
   async run(args, io) {
     const { values } = parseFlags(args, {
       since: { type: 'string' }, json: { type: 'boolean' }, files: { type: 'boolean' }, countries: { type: 'boolean' },
-      top: { type: 'string' }, prefix: { type: 'string' },
+      top: { type: 'string' }, prefix: { type: 'string' }, cluster: { type: 'boolean' },
     });
+    if (values.cluster === true && (values.files === true || values.countries === true)) {
+      throw new errors.MG_ERR_CLI_USAGE('--cluster shows mirrors only: leave out --files and --countries');
+    }
     if (values.files === true && values.countries === true) throw new errors.MG_ERR_CLI_USAGE('--files and --countries: choose one');
     if (values.prefix !== undefined && values.files !== true) throw new errors.MG_ERR_CLI_USAGE('--prefix goes with --files');
     const top = values.top === undefined ? undefined : Number(values.top);
@@ -40,9 +50,17 @@ share. Configured mirrors with no traffic are listed with zeros.
     const spanMs = parseDuration(values.since ?? '1h', '--since');
     const config = await tryConfig(settings.config);
     const retention = config?.counters ?? DEFAULT_RETENTION;
-    const db = openForReading(settings.db, io);
     const now = Date.now();
     const span = { since: new Date(now - spanMs).toISOString(), until: new Date(now).toISOString() };
+    if (values.cluster === true) {
+      if (config?.cluster.redis === undefined) throw new errors.MG_ERR_CLUSTER_NONE(resolve(settings.config));
+      io.stderr(`reading ${redisAddress(config.cluster)}\n`);
+      const totals = await readClusterTotals(config.cluster, now - spanMs, now, silentLog);
+      const rows = [...totals].map(([target, t]) => ({ target, ...t }));
+      printTargets(io, rows, config, top, values.json === true, { ...span, since: new Date(Math.floor((now - spanMs) / 3_600_000) * 3_600_000).toISOString(), cluster: true });
+      return 0;
+    }
+    const db = openForReading(settings.db, io);
     try {
       if (values.files === true || values.countries === true) {
         // Every row of the span (under --prefix), once: the shares and the total are of all of them,
