@@ -1,12 +1,12 @@
 // npm run bench [-- --files N --seconds S --rounds R --connections C --quick --tool wrk|autocannon --out FILE --work DIR
-//                   --watch-files N --churn-only]
+//                   --watch-files N --churn-only --cluster-only]
 //
 // Starts mirrorgate with its full pipeline (generated catalog, 50 mirrors over five continents,
 // locality, probing against loopback stub mirrors, counters, rate limiting) and a bare Fastify redirect
 // server, loads them alternately from a separate process (wrk, or autocannon), and prints req/s,
 // p50/p99 latency and server CPU µs per request side by side with the ratios. Then the extras: the floor
 // (bare Fastify with only the rate limiter and the headers), Link and digest headers on vs off, the access
-// log on vs off, counters (and download statistics) on vs off, probing 500 mirrors vs not, --workers 2,
+// log on vs off, Redis sharing on vs off and the rate limit in Redis (with a local redis-server), counters (and download statistics) on vs off, probing 500 mirrors vs not, --workers 2,
 // catalog figures (scan, restart, memory), the churn figures (bench/lib/churn.ts: cold start,
 // content-check cost, the watcher at --watch-files files) and the dashboard at 500 mirrors and 400 days
 // (bench/dashboard.ts). First, what counting one download costs (bench/downloads.ts).
@@ -24,6 +24,7 @@ import { generateRepository, mirrorsFor, pipelineConfig, writeLoadInputs } from 
 import { cpuMicros, firstProbeRound, firstRedirect, rssBytes, startProcess, type Server } from './lib/processes.js';
 import { hasWrk, loadWith, type LoadResult } from './lib/load.js';
 import { checkCost, coldStart, watchCost } from './lib/churn.js';
+import { startBenchRedis } from './lib/redis.js';
 
 const exec = promisify(execFile);
 const { values: args } = parseArgs({
@@ -38,6 +39,7 @@ const { values: args } = parseArgs({
     work: { type: 'string' },
     'watch-files': { type: 'string' },
     'churn-only': { type: 'boolean', default: false },
+    'cluster-only': { type: 'boolean', default: false },
   },
 });
 const FILES = Number(args.files);
@@ -89,9 +91,7 @@ async function main(): Promise<void> {
   if (args['churn-only']) {
     const results: Record<string, unknown> = {};
     await churn(results);
-    mkdirSync(dirname(OUT), { recursive: true });
-    writeFileSync(OUT, `${JSON.stringify({ date: new Date().toISOString(), machine: { cores: cpus().length, node: process.version }, results }, null, 2)}\n`);
-    console.log(`\nwrote ${OUT}`);
+    writeOut(results);
     return;
   }
   // Counting a download on the redirect path: nanoseconds and bytes allocated per call (bench/downloads.ts).
@@ -178,6 +178,51 @@ async function main(): Promise<void> {
       return out;
     };
 
+    const twin = async (name: string, extra: Record<string, unknown>) => {
+      fresh(name);
+      await exec(process.execPath, [BIN, 'scan', '--config', config(name, 50, extra), '--db', db(name)], { maxBuffer: 1 << 24 });
+      fakeHashes(db(name));
+      const started = await start(name, config(name, 50, extra));
+      await firstRedirect(started.server.url, paths[0] as string);
+      await firstProbeRound(started.server.url, 5000);
+      return started.server;
+    };
+
+    // Several hosts on one Redis: the same pipeline sharing through a local redis-server vs alone, and
+    // the rate limit counted in Redis vs per instance. Redis commands per second and per redirect.
+    const cluster = async () => {
+      const redis = await startBenchRedis(WORK, serverCpu);
+      if (redis === undefined) {
+        console.log('\nno redis-server: the cluster comparisons are skipped (apt-get install redis-server)');
+        return;
+      }
+      try {
+        const sharing = await twin('redis', { cluster: { redis: redis.url, keyPrefix: 'bench:' } });
+        const alone = await twin('noredis', {});
+        const before = await redis.commands();
+        const startedAt = Date.now();
+        const c = await compare('Redis sharing on vs off (two fresh servers)', sharing, alone);
+        const perSecond = (await redis.commands() - before) / ((Date.now() - startedAt) / 1000);
+        results.redisSharing = { ...costOf(c), redisCommandsPerSecond: perSecond, redisCommandsPerRedirect: perSecond / c.a.rps };
+        console.log(`Redis commands: ${perSecond.toFixed(1)} a second at steady state, ${(perSecond / c.a.rps).toFixed(5)} per redirect at ${c.a.rps.toFixed(0)} req/s`);
+        await alone.stop();
+        const limited = await twin('redisratelimit', { cluster: { redis: redis.url, keyPrefix: 'bench2:', sharedRateLimit: true } });
+        const before2 = await redis.commands();
+        const c2 = await compare('rate limit counted in Redis vs per instance (both sharing through Redis)', limited, sharing);
+        const requests2 = [...c2.rounds.a, ...c2.rounds.b].reduce((sum, r) => sum + r.requests, 0);
+        results.sharedRateLimit = { ...costOf(c2), redisCommandsPerRedirectBoth: (await redis.commands() - before2) / requests2 };
+        await limited.stop();
+        await sharing.stop();
+      } finally {
+        await redis.stop();
+      }
+    };
+    if (args['cluster-only']) {
+      await cluster();
+      writeOut(results, { files: FILES, seconds: SECONDS, rounds: ROUNDS, connections: CONNECTIONS, tool, pinned: pin });
+      return;
+    }
+
     results.fullPipeline = await compare(`full pipeline (${FILES} files, 50 mirrors) vs bare Fastify`, main.server, bare);
     results.catalog = {
       files: FILES,
@@ -188,15 +233,6 @@ async function main(): Promise<void> {
     // What the headers clients see cost: Link alternates and the Metalink link, Repr-Digest and Digest.
     // Two fresh servers of the same age, the same catalog (every file "hashed") and config but for
     // `clients`, started and warmed alike: the difference is the headers alone.
-    const twin = async (name: string, extra: Record<string, unknown>) => {
-      fresh(name);
-      await exec(process.execPath, [BIN, 'scan', '--config', config(name, 50, extra), '--db', db(name)], { maxBuffer: 1 << 24 });
-      fakeHashes(db(name));
-      const started = await start(name, config(name, 50, extra));
-      await firstRedirect(started.server.url, paths[0] as string);
-      await firstProbeRound(started.server.url, 5000);
-      return started.server;
-    };
     const withHeaders = await twin('headers', {});
     const withoutHeaders = await twin('noheaders', { clients: { alternates: 0, digests: false } });
     const headers = await compare('Link and digest headers on vs off (two fresh servers)', withHeaders, withoutHeaders);
@@ -214,6 +250,7 @@ async function main(): Promise<void> {
     await notLogging.stop();
 
     if (!args.quick) {
+      await cluster();
       // What no redirect logic can beat inside Fastify: the rate-limit plugin and the response headers alone.
       const floor = await startProcess('floor', [join(PACKAGE_ROOT, 'dist/bench/bare-fastify.js'), '0', 'floor'], /listening (http:\/\/[\d.:]+)/, serverCpu);
       servers.push(floor);
@@ -279,12 +316,11 @@ async function main(): Promise<void> {
     await Promise.all(servers.map((s) => s.stop()));
     await Promise.all(stubs.map((s) => s.close()));
   }
-  const out = {
-    date: new Date().toISOString(),
-    machine: { cores: cpus().length, cpu: cpus()[0]?.model, node: process.version },
-    params: { files: FILES, seconds: SECONDS, rounds: ROUNDS, connections: CONNECTIONS, tool, pinned: pin },
-    results,
-  };
+  writeOut(results, { files: FILES, seconds: SECONDS, rounds: ROUNDS, connections: CONNECTIONS, tool, pinned: pin });
+}
+
+function writeOut(results: Record<string, unknown>, params?: Record<string, unknown>): void {
+  const out = { date: new Date().toISOString(), machine: { cores: cpus().length, cpu: cpus()[0]?.model, node: process.version }, params, results };
   mkdirSync(dirname(OUT), { recursive: true });
   writeFileSync(OUT, `${JSON.stringify(out, null, 2)}\n`);
   console.log(`\nwrote ${OUT}`);

@@ -1,6 +1,6 @@
 // mirrors.json → validated, defaulted, frozen Config. Two passes: the schema (shape, types, unknown keys),
 // then meaning (unique names, URLs, ISO codes, CIDRs). Every problem names its JSON path. Never exits.
-import { constants, statSync } from 'node:fs';
+import { accessSync, constants, statSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
@@ -205,7 +205,19 @@ export function validateConfig(doc: unknown, source: string, digest = ''): Confi
     },
     mirrors: meaning.mirrors,
   };
+  const unreadable = [['cluster.passwordFile', config.cluster.passwordFile], ['cluster.tlsCaFile', config.cluster.tlsCaFile]]
+    .flatMap(([path, file]) => (file === undefined || isReadable(file) ? [] : [{ path: path as string, message: `cannot read ${file}` }]));
+  if (unreadable.length > 0) return { ok: false, problems: unreadable };
   return { ok: true, config: deepFreeze(config), warnings };
+}
+
+function isReadable(file: string): boolean {
+  try {
+    accessSync(file, constants.R_OK);
+    return statSync(file).isFile();
+  } catch {
+    return false;
+  }
 }
 
 /** Semantic checks, tolerant of a document whose shape is wrong (they skip what they cannot read). */

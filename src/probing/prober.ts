@@ -230,6 +230,7 @@ export class Prober {
    * ctime, so the evidence is restamped with ours; evidence about another copy is not ours to use.
    */
   adoptEvidence(name: string, path: string, remote: Evidence): void {
+    if (!this.deps.config().mirrors.some((m) => m.name === name)) return;
     const file = this.deps.catalog.lookup(path);
     if (file === undefined || file.size !== remote.size || file.mtimeMs !== remote.mtimeMs) return;
     const evidence: Evidence = { ...remote, ctimeMs: file.ctimeMs };

@@ -206,6 +206,10 @@ export class Runtime implements SelectionContext {
     this.isVolatileFile = this.catalog.memoize(this.isVolatile);
     this.reloads.applied += 1;
     for (const w of result.warnings) this.log.warn(w, 'config warning');
+    if (JSON.stringify(previous.cluster) !== JSON.stringify(result.config.cluster)) {
+      this.log.warn({ was: previous.cluster.redis ?? null, now: result.config.cluster.redis ?? null },
+        'cluster settings changed: leaseSeconds and fallbackSeconds apply now; redis, the password, TLS, keyPrefix and sharedRateLimit take a restart');
+    }
     this.log.info({ mirrors: result.config.mirrors.length }, 'config applied');
     if ((previous.repository !== result.config.repository || previous.catalog.watch !== result.config.catalog.watch) && this.role !== 'worker') {
       void this.watchRepository().then(() => this.rescan()).catch(() => undefined);

@@ -10,8 +10,6 @@ export class Keys {
   get events(): string { return `${this.prefix}events`; }
   /** Hash: mirror → its last health record. */
   get health(): string { return `${this.prefix}health`; }
-  /** Hash per mirror: path → the last evidence about its copy. */
-  evidence(mirror: string): string { return `${this.prefix}evidence:${mirror}`; }
   /** String with expiry: the process probing this mirror. */
   lease(mirror: string): string { return `${this.prefix}lease:${mirror}`; }
   /**

@@ -5,12 +5,12 @@
 //   second config digest among the live members is config drift;
 // - sends its counter batch for the cluster totals (totals.ts: added exactly once);
 // - if it probes (single process or primary): renews and takes probe leases, one per mirror. It
-//   probes only the mirrors it holds; what a holder finds is published (health and per-file evidence,
-//   stored in hashes and announced on a channel), and every prober adopts it (Prober.adopt*).
+//   probes only the mirrors it holds; what a holder finds is published (health stored in a hash and
+//   announced on a channel, per-file evidence announced), and every prober adopts it (Prober.adopt*).
 // Nothing on the redirect path touches Redis: it reads MirrorStates, which this fills in.
 // When Redis has not answered for cluster.fallbackSeconds the process falls back: it probes every
 // mirror itself and uses its own load estimate. When Redis answers again it rejoins: leases are taken
-// anew, the stored health and evidence are read, and buffered counts are sent (once).
+// anew, the stored health is read, and buffered counts are sent (once).
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config/load.js';
@@ -298,27 +298,17 @@ export class ClusterLink implements ProbeSharing {
       'redis unreachable: this instance probes every mirror itself and uses its own load estimates until it answers');
   }
 
-  /** After (re)joining: what the probers stored while this one was away or not yet started. */
+  /** After (re)joining: the health the probers stored while this one was away or not yet started. */
   private async catchUp(): Promise<void> {
-    const mirrors = this.host.config().mirrors.map((m) => m.name);
-    const pipe = this.redis.pipeline();
-    pipe.hgetall(this.keys.health);
-    for (const m of mirrors) pipe.hgetall(this.keys.evidence(m));
-    let results: [Error | null, unknown][] | null;
+    let health: Record<string, string>;
     try {
-      results = await pipe.exec();
+      health = await this.redis.hgetall(this.keys.health);
     } catch {
       return;
     }
-    if (results === null || results.some(([err]) => err !== null)) return;
-    const health = results[0]?.[1] as Record<string, string>;
     for (const [mirror, text] of Object.entries(health)) {
       if (!this.held.has(mirror)) this.adopt(() => this.host.adoptHealth(mirror, JSON.parse(text) as HealthRecord));
     }
-    mirrors.forEach((mirror, i) => {
-      const files = results[i + 1]?.[1] as Record<string, string>;
-      for (const [path, text] of Object.entries(files)) this.adopt(() => this.host.adoptEvidence(mirror, path, JSON.parse(text) as Evidence));
-    });
     this.caughtUp = true;
   }
 
@@ -351,19 +341,30 @@ export class ClusterLink implements ProbeSharing {
     for (const wake of waiting) wake(event.evidence);
   }
 
+  /** Stored (one small record per mirror, for instances that join later) and announced. */
   publishHealth(mirror: string, record: HealthRecord): void {
-    this.publish({ from: this.processId, kind: 'health', mirror, record }, this.keys.health, mirror, record);
-  }
-
-  publishEvidence(mirror: string, path: string, evidence: Evidence): void {
-    this.publish({ from: this.processId, kind: 'evidence', mirror, path, evidence }, this.keys.evidence(mirror), path, evidence);
-  }
-
-  /** Stored, then announced; when Redis is away it is not sent (the next round's health is, and evidence is checked again). */
-  private publish(event: Event, hash: string, field: string, value: unknown): void {
-    if (this.redis.status !== 'ready' || this.closed) return;
+    if (!this.ready) return;
     this.stats.published += 1;
-    void this.redis.pipeline().hset(hash, field, JSON.stringify(value)).publish(this.keys.events, JSON.stringify(event)).exec().catch(() => undefined);
+    const event: Event = { from: this.processId, kind: 'health', mirror, record };
+    void this.redis.pipeline().hset(this.keys.health, mirror, JSON.stringify(record)).publish(this.keys.events, JSON.stringify(event)).exec()
+      .catch(() => undefined);
+  }
+
+  /**
+   * Announced only: evidence can run to millions of (mirror, file) rows, more than Redis should hold.
+   * Every prober keeps what it adopts in its own SQLite (a restart has it); an instance that was away
+   * checks again what it is asked for, once across the cluster (claimCheck).
+   */
+  publishEvidence(mirror: string, path: string, evidence: Evidence): void {
+    if (!this.ready) return;
+    this.stats.published += 1;
+    const event: Event = { from: this.processId, kind: 'evidence', mirror, path, evidence };
+    void this.redis.publish(this.keys.events, JSON.stringify(event)).catch(() => undefined);
+  }
+
+  /** When Redis is away nothing is sent: the next round's health is, and evidence is checked again when asked for. */
+  private get ready(): boolean {
+    return this.redis.status === 'ready' && !this.closed;
   }
 
   async claimCheck(mirror: string, file: FileRef, waitMs: number): Promise<'mine' | Evidence | undefined> {

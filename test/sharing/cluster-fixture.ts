@@ -123,9 +123,9 @@ export async function statsOf(args: string[]): Promise<Map<string, number>> {
   return new Map(doc.targets.filter((r) => r.requests > 0).map((r) => [r.target, r.requests]));
 }
 
-/** A redirect (or any answer) for `path` from one instance, not followed. */
-export async function download(instance: Instance, path: string): Promise<{ status: number; mirror: string }> {
-  const res = await fetch(`${instance.base()}/${path}`, { redirect: 'manual' });
+/** A redirect (or any answer) for `path` from one instance, not followed; `client` through the trusted X-Forwarded-For. */
+export async function download(instance: Instance, path: string, client?: string): Promise<{ status: number; mirror: string }> {
+  const res = await fetch(`${instance.base()}/${path}`, { redirect: 'manual', headers: client === undefined ? {} : { 'x-forwarded-for': client } });
   await res.body?.cancel();
   return { status: res.status, mirror: res.headers.get('x-mirrorgate-mirror') ?? (res.status === 200 ? '_local' : '') };
 }

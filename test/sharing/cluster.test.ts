@@ -206,6 +206,10 @@ t.test('three instances share probing, load and totals through redis', async (t)
   void redis;
 });
 
+function sum(answered: Map<string, Map<string, number>>, target: string): number {
+  return [...answered.values()].reduce((n, m) => n + (m.get(target) ?? 0), 0);
+}
+
 function sameCounts(got: Map<string, number>, want: Map<string, number>): boolean {
   const keys = new Set([...got.keys(), ...want.keys()]);
   for (const k of keys) if ((got.get(k) ?? 0) !== (want.get(k) ?? 0)) return false;
@@ -220,8 +224,21 @@ t.test('redis killed under load: no 5xx, no redirect to a mirror known down, fal
     return held.length === 3;
   }, 20_000, 100), 'the leases are held');
 
-  // Load from three clients at once, for as long as the test runs.
+  // Every download answered, by instance and target (warm-up included: the counts must match them all).
   const answered = new Map<string, Map<string, number>>(instances.map((i) => [i.name, new Map()]));
+  // Every mirror verified for both files on every instance first, so a is in use when it goes down.
+  for (const i of instances) {
+    t.ok(await waitForAsync(async () => {
+      for (const path of ['releases/big.iso', 'releases/other.iso']) {
+        tally(answered.get(i.name) as Map<string, number>, (await download(i, path)).mirror);
+        const rows = (await getJson<{ evidence: { evidence: string }[] }>(`${i.base()}/_mirrorgate/explain?path=${path}`)).evidence;
+        if (!rows.every((r) => r.evidence === 'fresh')) return false;
+      }
+      return true;
+    }, 30_000, 100), `${i.name} has every mirror verified`);
+  }
+
+  // Load from three clients at once, for as long as the test runs.
   const statuses = new Map<number, number>();
   /** When each instance was seen excluding a (after a went down), by instance name. */
   const excludedAt = new Map<string, number>();
@@ -231,7 +248,9 @@ t.test('redis killed under load: no 5xx, no redirect to a mirror known down, fal
   const loaders = instances.map(async (instance) => {
     while (!stop) {
       const started = Date.now();
-      const answer = await download(instance, requests++ % 2 === 0 ? 'releases/big.iso' : 'releases/other.iso');
+      // Many clients (a proxy's X-Forwarded-For): selection spreads them over every mirror.
+      const n = requests++;
+      const answer = await download(instance, n % 2 === 0 ? 'releases/big.iso' : 'releases/other.iso', `10.${(n >> 8) & 255}.${n & 255}.1`);
       tally(statuses as unknown as Map<string, number>, answer.status as unknown as string);
       tally(answered.get(instance.name) as Map<string, number>, answer.mirror);
       const known = excludedAt.get(instance.name);
@@ -277,6 +296,7 @@ t.test('redis killed under load: no 5xx, no redirect to a mirror known down, fal
   await Promise.all(loaders);
 
   t.same([...statuses.keys()].filter((s) => s >= 500), [], `no 5xx in ${requests} requests (${JSON.stringify(Object.fromEntries(statuses))})`);
+  t.ok(sum(answered, 'a') > 0, `a served downloads before it went down (${sum(answered, 'a')})`);
   t.same(lateToA, [], 'no instance sent a download to a after it had found a down');
   const total = new Map<string, number>();
   for (const i of instances) {
