@@ -8,8 +8,10 @@ import { Redis } from 'ioredis';
 
 export interface BenchRedis {
   readonly url: string;
-  /** Commands run since start, every kind. */
+  /** Commands run since start, every kind (those run inside Lua scripts included). */
   commands(): Promise<number>;
+  /** Calls since start by command (INFO commandstats). */
+  commandStats(): Promise<Record<string, number>>;
   stop(): Promise<void>;
 }
 
@@ -38,14 +40,16 @@ export async function startBenchRedis(work: string, cpu: number | undefined): Pr
   const client = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 1, retryStrategy: (n) => (n > 50 ? null : 100) });
   client.on('error', () => undefined);
   await client.ping();
+  const commandStats = async (): Promise<Record<string, number>> => {
+    const info = await client.info('commandstats');
+    const out: Record<string, number> = {};
+    for (const m of info.matchAll(/cmdstat_([\w|]+):calls=(\d+)/g)) out[m[1] as string] = Number(m[2]);
+    return out;
+  };
   return {
     url: `redis://127.0.0.1:${port}`,
-    async commands() {
-      const info = await client.info('commandstats');
-      let calls = 0;
-      for (const m of info.matchAll(/calls=(\d+)/g)) calls += Number(m[1]);
-      return calls;
-    },
+    commandStats,
+    commands: async () => Object.values(await commandStats()).reduce((a, b) => a + b, 0),
     async stop() {
       client.disconnect();
       child.kill('SIGTERM');

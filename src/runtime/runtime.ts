@@ -420,7 +420,11 @@ export class Runtime implements SelectionContext {
     }, 'catalog poll');
     loop(() => GEO_REFRESH_MS, () => this.locality.refresh(), 'geoip refresh');
     const sharing = this.sharing;
-    if (sharing !== undefined) loop(() => TICK_MS, () => sharing.tick(), 'cluster sync');
+    if (sharing !== undefined) {
+      // At once, then every second: leases, load and the stored health from the first moment.
+      void sharing.tick();
+      loop(() => TICK_MS, () => sharing.tick(), 'cluster sync');
+    }
     if (this.role === 'worker') {
       loop(() => PROBE_SYNC_MS, () => this.syncProbeState(), 'probe state sync');
       return;

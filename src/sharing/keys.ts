@@ -71,8 +71,12 @@ return n`;
 export const TOTALS_SCRIPT = `
 if not redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) then return 0 end
 local keep = tonumber(ARGV[2])
+local expiring = {}
 for i = 3, #ARGV, 3 do
   redis.call('HINCRBY', ARGV[i], ARGV[i + 1], ARGV[i + 2])
-  redis.call('EXPIRE', ARGV[i], keep)
+  if not expiring[ARGV[i]] then
+    expiring[ARGV[i]] = true
+    redis.call('EXPIRE', ARGV[i], keep)
+  end
 end
 return 1`;

@@ -213,7 +213,10 @@ export class ClusterLink implements ProbeSharing {
   /** May this process take `mirror`'s lease when it is free: it is the preferred prober, or the free lease was left too long. */
   private wants(mirror: string, now: number): boolean {
     if (this.held.has(mirror)) return true;
-    const probers = this.members.live(now).filter((m) => m.probes).map((m) => m.process);
+    // This process counts itself before its own record has been read back: a lone instance takes its
+    // leases on its first tick, not its second.
+    const probers = this.members.live(now).filter((m) => m.probes && m.process !== this.processId).map((m) => m.process);
+    probers.push(this.processId);
     return preferredProber(mirror, probers) === this.processId || (this.freeTicks.get(mirror) ?? 0) >= FREE_TICKS_BEFORE_TAKING;
   }
 
