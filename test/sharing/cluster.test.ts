@@ -3,12 +3,14 @@
 // printed as comments; the assertions wait for conditions with generous deadlines.
 import t, { type Test } from 'tap';
 import { startMirrorServer, type MirrorServer } from '../../src/demo/mirror-server.js';
-import { waitForAsync, type Fixture } from '../helper.js';
+import { waitForAsync, writeFiles, type Fixture } from '../helper.js';
 import {
-  FILES, clusterOf, download, getJson, hostFixture, mirrorsOf, startInstance, startRedis, statsOf, tally, type Instance, type RedisServer,
+  FILES, MTIME, clusterOf, download, getJson, hostFixture, mirrorsOf, startInstance, startRedis, statsOf, tally, type Instance, type RedisServer,
 } from './cluster-fixture.js';
 
 const ADDRESSES = ['127.0.0.11', '127.0.0.12', '127.0.0.13'];
+/** The repository's files, and one added during the test. */
+const SIZES: Record<string, number> = { ...FILES, 'releases/new.iso': 3 * 1024 * 1024 };
 const PROBE = { enabled: true, intervalSeconds: 1, timeoutMs: 500, failuresToDown: 2, successesToUp: 1, maxBackoffSeconds: 2, capacityEveryRounds: 0 };
 
 async function network(t: Test, keyPrefix: string) {
@@ -66,7 +68,7 @@ t.test('three instances share probing, load and totals through redis', async (t)
   const answered = new Map<string, Map<string, number>>(instances.map((i) => [i.name, new Map()]));
   const get = async (instance: Instance, path: string) => {
     const answer = await download(instance, path);
-    tally(sent, answer.mirror, FILES[path] as number);
+    tally(sent, answer.mirror, SIZES[path] as number);
     tally(answered.get(instance.name) as Map<string, number>, answer.mirror);
     return answer;
   };
@@ -139,6 +141,27 @@ t.test('three instances share probing, load and totals through redis', async (t)
     for (const path of paths) t.equal((await get(i, path)).status, 302, `${i.name} redirects ${path} at once`);
   }
   t.same(servers.map(checksOf), checkGets, `h2 and h3 checked nothing themselves (range GETs per mirror: ${checkGets.join(', ')})`);
+
+  // A new file asked for on all three at once: each mirror's copy is checked once in the cluster.
+  const fresh = 'releases/new.iso';
+  for (const i of instances) writeFiles(i.fixture.repository, { [fresh]: SIZES[fresh] as number }, MTIME);
+  for (const i of instances) i.process.child.kill('SIGHUP'); // rescan (the tests' config does not watch)
+  t.ok(await waitForAsync(async () => {
+    for (const i of instances) if ((await fetch(`${i.base()}/_mirrorgate/explain?path=${fresh}`)).status !== 200) return false;
+    return true;
+  }, 20_000, 100), 'every instance has the new file');
+  const freshGets = (server: MirrorServer) => server.log.filter((line) => line === `GET /${fresh}`).length;
+  await Promise.all(instances.map((i) => get(i, fresh)));
+  t.ok(await waitForAsync(async () => {
+    for (const i of instances) {
+      await get(i, fresh);
+      const rows = (await getJson<{ evidence: { evidence: string }[] }>(`${i.base()}/_mirrorgate/explain?path=${fresh}`)).evidence;
+      if (!rows.every((r) => r.evidence === 'fresh')) return false;
+    }
+    return true;
+  }, 30_000, 100), 'all three know every mirror holds it');
+  const perCheck = checkGets[0] as number / 2; // the ranges of one check of a large file (two files above)
+  t.same(servers.map(freshGets), servers.map(() => perCheck), `one check per mirror across the cluster (${servers.map(freshGets).join(', ')} range GETs; one check is ${perCheck})`);
 
   // Load: every instance's utilisation of each mirror counts the bytes all three redirected there.
   for (let n = 0; n < 60; n++) {
