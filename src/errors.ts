@@ -21,7 +21,7 @@ export const errors = {
   MG_ERR_CLUSTER_UNREACHABLE: createError<'MG_ERR_CLUSTER_UNREACHABLE', [string, string]>(
     'MG_ERR_CLUSTER_UNREACHABLE', 'cannot read the cluster totals from redis at %s: %s'),
   MG_ERR_CLUSTER_NONE: createError<'MG_ERR_CLUSTER_NONE', [string]>(
-    'MG_ERR_CLUSTER_NONE', '--cluster: %s sets no cluster.redis, so there are no cluster totals (this instance\'s own are shown without --cluster)'),
+    'MG_ERR_CLUSTER_NONE', '--cluster: %s is not a valid config that sets cluster.redis (`mirrorgate check` says what is wrong with it), so there are no cluster totals to read; this instance\'s own are shown without --cluster'),
   MG_ERR_CLI_USAGE: createError<'MG_ERR_CLI_USAGE', [string]>('MG_ERR_CLI_USAGE', '%s'),
 } as const;
 
