@@ -90,7 +90,7 @@ async function buildHttp(runtime: Runtime, options: AppOptions, log: Log): Promi
   app.decorateRequest('mgBytes', 0);
   app.addHook('onClose', () => runtime.close());
 
-  const limiter = rateLimitStore(runtime, options, log);
+  const limiter = await rateLimitStore(runtime, options, log);
   app.addHook('onClose', () => limiter.close());
   await app.register(rateLimit, {
     global: true,
@@ -109,18 +109,22 @@ async function buildHttp(runtime: Runtime, options: AppOptions, log: Log): Promi
   return app;
 }
 
+const RATE_LIMIT_CONNECT_WAIT_MS = 2000;
+
 /**
  * Where the rate limiter counts: in this process (across --workers through the primary), or with
  * cluster.sharedRateLimit in Redis for every instance, through the plugin's own Redis store. That one
  * costs a Redis round trip per request; a Redis that is away or slower than 100 ms lets the request
  * through (skipOnError) rather than failing it. Chosen at start.
  */
-function rateLimitStore(runtime: Runtime, options: AppOptions, log: Log): { options: Partial<RateLimitPluginOptions>; close(): void } {
+async function rateLimitStore(runtime: Runtime, options: AppOptions, log: Log): Promise<{ options: Partial<RateLimitPluginOptions>; close(): void }> {
   const cluster = runtime.config.cluster;
   if (cluster.redis === undefined || !cluster.sharedRateLimit) {
     return { options: { store: windowStore(() => runtime.config.rateLimit.windowSeconds * 1000, Date.now, options.rateShare) }, close: () => undefined };
   }
-  const redis = openRedis(cluster, 'ratelimit', log.child({ component: 'rate-limit' }), { commandTimeout: 100 });
+  const redis = openRedis(cluster, 'ratelimit', log.child({ component: 'rate-limit' }), { commandTimeout: 100, lazyConnect: true });
+  // Connected before the first request when Redis is there (a start with Redis away waits at most this long).
+  await Promise.race([redis.connect().catch(() => undefined), new Promise((r) => setTimeout(r, RATE_LIMIT_CONNECT_WAIT_MS).unref())]);
   return {
     options: { redis, nameSpace: new Keys(cluster.keyPrefix).rateLimit, skipOnError: true, timeWindow: runtime.config.rateLimit.windowSeconds * 1000 },
     close: () => redis.disconnect(),
