@@ -23,6 +23,11 @@ import type { HealthRecord, ProbeSharing } from '../sharing/link.js';
 const PROBE_FILES_MS = 5 * 60_000;
 const SAMPLE_PLAN_MS = 10 * 60_000;
 const SAMPLE_PLANS_KEPT = 2000;
+/**
+ * How long a claimed check is another instance's (and how long this one waits for its evidence): its
+ * requests' timeouts and then some, for a busy host. A claimant that dies delays the check this long.
+ */
+const CLAIM_WAIT_BASE_MS = 5000;
 /** How long probing rests after a local resource error (EMFILE and the like). */
 export const PAUSE_MS = 5000;
 
@@ -355,7 +360,7 @@ export class Prober {
     if (state.health.state === 'down') return undefined;
     if (this.deps.sharing !== undefined) {
       // Another instance checking the same copy: its evidence, once it has it.
-      const claim = await this.deps.sharing.claimCheck(mirror.name, file, this.deps.config().probe.timeoutMs * 2 + 1000);
+      const claim = await this.deps.sharing.claimCheck(mirror.name, file, CLAIM_WAIT_BASE_MS + this.deps.config().probe.timeoutMs * 4);
       // Adopted (restamped for our copy) before it got here; undefined when it was about another copy.
       if (claim !== 'mine') return claim === undefined ? undefined : this.deps.states.get(mirror.name).evidence.get(file.path);
     }

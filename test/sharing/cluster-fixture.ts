@@ -109,7 +109,10 @@ export async function getJson<T>(url: string): Promise<T> {
 }
 
 export interface MirrorRow { name: string; state: string; utilisation: number; effectiveMbps: number }
-export interface ClusterRow { connected: boolean; instances: number; leases: string[]; configDrift: boolean; rejoins: number; fallbacks: number }
+export interface ClusterRow {
+  connected: boolean; instances: number; leases: string[]; configDrift: boolean; rejoins: number; fallbacks: number;
+  members: { name: string; process: string; role: string }[];
+}
 
 export const mirrorsOf = (i: Instance) => getJson<MirrorRow[]>(`${i.base()}/_mirrorgate/mirrors`);
 export const clusterOf = async (i: Instance) => (await getJson<{ cluster: ClusterRow }>(`${i.base()}/_mirrorgate/health`)).cluster;
