@@ -4,6 +4,7 @@
 // and tries again later, so nothing ever waits on a Redis that is gone. Reconnecting is ioredis's own,
 // every RETRY_MAX_MS at most; its errors are logged once a minute per connection.
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Config } from '../config/load.js';
 import type { Log } from '../log.js';
@@ -20,13 +21,15 @@ export function redisOptions(cluster: ClusterConfig, env: NodeJS.ProcessEnv = pr
   const url = new URL(cluster.redis ?? 'redis://127.0.0.1:6379');
   const tls = url.protocol === 'rediss:';
   const db = Number(url.pathname.replace('/', '') || '0');
+  const host = url.hostname.replace(/^\[|\]$/g, '');
   return {
-    host: url.hostname.replace(/^\[|\]$/g, ''),
+    host,
     port: Number(url.port || (tls ? 6380 : 6379)),
     username: url.username === '' ? undefined : decodeURIComponent(url.username),
     password: passwordOf(cluster, url, env),
     db,
-    ...(tls ? { tls: { servername: url.hostname, ...(cluster.tlsCaFile === undefined ? {} : { ca: readFileSync(cluster.tlsCaFile) }) } } : {}),
+    // SNI names a host, never an address (RFC 6066); an address is still checked against the certificate.
+    ...(tls ? { tls: { ...(isIP(host) === 0 ? { servername: host } : {}), ...(cluster.tlsCaFile === undefined ? {} : { ca: readFileSync(cluster.tlsCaFile) }) } } : {}),
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
     commandTimeout: COMMAND_TIMEOUT_MS,

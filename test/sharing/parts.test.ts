@@ -2,7 +2,8 @@
 // totals, connection options, config errors, rendezvous spread, member liveness, running with a Redis
 // that is not there, shared rate limiting, and --workers sharing load through Redis.
 import t from 'tap';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { get } from 'node:http';
 import { TotalsBuffer, readClusterTotals } from '../../src/sharing/totals.js';
@@ -168,4 +169,39 @@ t.test('an unreadable cluster.passwordFile is a config problem, not a crash at c
   const result = validateConfig({ cluster: { redis: 'redis://h:1', passwordFile: './no-such-file' } }, '/tmp/mirrors.json');
   t.notOk(result.ok);
   if (!result.ok) t.match(result.problems, [{ path: 'cluster.passwordFile', message: /cannot read \/tmp\/no-such-file/ }]);
+});
+
+t.test('rediss:// with a private CA and a password from a file, against redis-server with TLS', async (t) => {
+  const dir = makeFixture(t).dir;
+  const at = (name: string) => join(dir, name);
+  const openssl = (...args: string[]) => execFileSync('openssl', args, { stdio: 'ignore' });
+  openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', at('ca.key'), '-out', at('ca.crt'), '-days', '2', '-subj', '/CN=mirrorgate test CA');
+  openssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', at('server.key'), '-out', at('server.csr'), '-subj', '/CN=localhost');
+  writeFileSync(at('san.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
+  openssl('x509', '-req', '-in', at('server.csr'), '-CA', at('ca.crt'), '-CAkey', at('ca.key'), '-CAcreateserial', '-out', at('server.crt'),
+    '-days', '2', '-extfile', at('san.ext'));
+  writeFileSync(at('redis.pass'), 's3cret-pass\n');
+  const port = await freePort();
+  const server = spawn('redis-server', ['--port', '0', '--tls-port', String(port), '--bind', '127.0.0.1', '--save', '', '--requirepass', 's3cret-pass',
+    '--tls-cert-file', at('server.crt'), '--tls-key-file', at('server.key'), '--tls-ca-cert-file', at('ca.crt'), '--tls-auth-clients', 'no'], { stdio: 'ignore' });
+  const exited = new Promise((resolve) => server.on('exit', resolve));
+  t.teardown(async () => {
+    server.kill('SIGKILL');
+    await exited;
+  });
+  const cluster = (extra: object) => ({ cluster: { redis: `rediss://127.0.0.1:${port}`, tlsCaFile: './ca.crt', passwordFile: './redis.pass', ...extra } });
+  const fixture = makeFixture(t, { config: cluster({}) });
+  writeFileSync(join(fixture.dir, 'ca.crt'), readFileSync(at('ca.crt')));
+  writeFileSync(join(fixture.dir, 'redis.pass'), readFileSync(at('redis.pass')));
+  const { app } = await build(t, { fixture });
+  t.ok(await waitFor(() => app.mirrorgate.sharing?.status().members.length === 1, 20_000), 'connected over TLS with the password: its own record is read back');
+  t.equal(app.mirrorgate.sharing?.live, true);
+
+  // The wrong password: no connection, the instance runs alone (and says so).
+  const wrong = makeFixture(t, { config: cluster({ fallbackSeconds: 1 }) });
+  writeFileSync(join(wrong.dir, 'ca.crt'), readFileSync(at('ca.crt')));
+  writeFileSync(join(wrong.dir, 'redis.pass'), 'not-it\n');
+  const alone = await build(t, { fixture: wrong });
+  t.ok(await waitFor(() => (alone.app.mirrorgate.sharing?.stats.fallbacks ?? 0) >= 1, 20_000), 'a wrong password: fallen back, still serving');
+  t.equal((await alone.app.inject({ url: '/README.txt' })).statusCode, 200);
 });
