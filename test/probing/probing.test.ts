@@ -155,8 +155,10 @@ t.test('a throttled mirror\'s effective capacity falls, and so does its share', 
   const states = app.mirrorgate.states;
   const mirror = (name: string) => app.mirrorgate.config.mirrors.find((m) => m.name === name) as NonNullable<ReturnType<typeof app.mirrorgate.config.mirrors.find>>;
   t.ok(await waitFor(() => states.get('a').rounds >= 2 && states.get('b').rounds >= 2 && states.get('a').syncStamp !== undefined, 8000), 'baselines taken');
+  // On a busy machine one loopback sample can come in under 70% of the baseline and cost some capacity;
+  // the next good samples restore it. Wait for that, rather than judge one sample.
+  t.ok(await waitFor(() => states.effectiveMbps(mirror('a')) > 80, 20_000), 'about as fast as its baseline (over 80 of 100 Mbit/s)');
   const before = states.effectiveMbps(mirror('a'));
-  t.ok(before > 80, `about as fast as its baseline: ${before.toFixed(1)} of 100 Mbit/s`);
   a.throttleBytesPerSecond = 256 * 1024; // a 256 KiB sample now takes about a second
   const rounds = states.get('a').rounds;
   t.ok(await waitFor(() => states.get('a').rounds >= rounds + 3, 12_000), 'at least two throttled samples');
