@@ -11,7 +11,7 @@ import { sameCopy } from '../catalog/catalog.js';
 import { encodePath } from '../catalog/request-path.js';
 import type { Log } from '../log.js';
 import type { ProbeHttp } from './http-client.js';
-import { judgeHealthProbe, nextHealth, nextProbeDelay } from './health.js';
+import { judgeHealthProbe, nextHealth, nextProbeDelay, type Health, type HealthState } from './health.js';
 import { firstDifference, judgeCopy, parseSyncStamp, planCheck, type CheckPlan, type Evidence, type FileRef, type FreshnessRules, type Observation } from './freshness.js';
 import { CheckBudget } from './check-budget.js';
 import { nextCapacity } from './capacity.js';
@@ -180,11 +180,7 @@ export class Prober {
     const before = state.health;
     state.health = nextHealth(before, judgeHealthProbe(result, target.size ?? (result.ok ? result.contentLength ?? 0 : 0)), config.probe, now());
     if (state.health.state !== before.state) {
-      const level = state.health.state === 'down' ? 'warn' : 'info';
-      log[level]({ mirror: mirror.name, from: before.state, to: state.health.state, reason: state.health.reason }, `mirror ${state.health.state}`);
-      const from = before.state;
-      const to = state.health;
-      this.persist(() => store.saveTransition(mirror.name, from, to), true);
+      this.transition(mirror.name, before.state, state.health, false);
     } else {
       log.debug({ mirror: mirror.name, state: state.health.state, reason: state.health.reason, latencyMs: state.health.latencyMs }, 'probe');
     }
@@ -203,13 +199,20 @@ export class Prober {
     this.deps.sharing?.publishHealth(mirror.name, { health: state.health, syncStamp: state.syncStamp, capacityMbps });
   }
 
+  /** A change of state, found here or adopted from another instance (`shared`): logged and stored. */
+  private transition(mirror: string, from: HealthState, to: Health, shared: boolean): void {
+    const level = to.state === 'down' ? 'warn' : 'info';
+    this.deps.log[level]({ mirror, from, to: to.state, reason: to.reason, ...(shared ? { shared } : {}) }, `mirror ${to.state}`);
+    this.persist(() => this.deps.store.saveTransition(mirror, from, to), true);
+  }
+
   /**
    * Another instance's health round of a mirror it holds the lease of: kept like one of ours (memory,
    * transition log, SQLite for workers and restarts). This process probes it again only when it holds
    * the lease or Redis goes away, and then not before an interval has passed since.
    */
   adoptHealth(name: string, record: HealthRecord): void {
-    const { config: getConfig, states, store, log, now } = this.deps;
+    const { config: getConfig, states, store, now } = this.deps;
     const config = getConfig();
     const mirror = config.mirrors.find((m) => m.name === name);
     if (mirror === undefined) return;
@@ -220,12 +223,7 @@ export class Prober {
     if (record.syncStamp !== undefined) state.syncStamp = record.syncStamp;
     state.sharedCapacityMbps = record.capacityMbps;
     state.nextProbeAt = Math.max(state.nextProbeAt, now() + config.probe.intervalSeconds * 1000);
-    if (record.health.state !== before.state) {
-      const level = record.health.state === 'down' ? 'warn' : 'info';
-      log[level]({ mirror: name, from: before.state, to: record.health.state, reason: record.health.reason, shared: true }, `mirror ${record.health.state}`);
-      const from = before.state;
-      this.persist(() => store.saveTransition(name, from, record.health), true);
-    }
+    if (record.health.state !== before.state) this.transition(name, before.state, record.health, true);
     this.persist(() => store.saveHealth(name, record.health, record.capacityMbps, state.syncStamp), false);
   }
 

@@ -145,10 +145,11 @@ export class ClusterLink implements ProbeSharing {
     pipe.hset(this.keys.members, this.processId, JSON.stringify(this.record(now)));
     pipe.hgetall(this.keys.members);
     if (batch !== undefined) pipe.mgTotals(1, ...batch.keys, ...batch.args);
-    const handOver = this.handOver(now);
+    const probers = this.liveProbers(now);
+    const handOver = this.handOver(now, probers);
     if (handOver.length > 0) pipe.mgRelease(handOver.length, ...handOver.map((m) => this.keys.lease(m)), this.processId);
     if (mirrors.length > 0) {
-      const wants = mirrors.map((m) => (!handOver.includes(m) && this.wants(m, now) ? '1' : '0'));
+      const wants = mirrors.map((m) => (!handOver.includes(m) && this.wants(m, probers) ? '1' : '0'));
       pipe.mgLease(mirrors.length, ...mirrors.map((m) => this.keys.lease(m)), this.processId, config.cluster.leaseSeconds * 1000, ...wants);
     }
     let results: [Error | null, unknown][] | null;
@@ -198,9 +199,18 @@ export class ClusterLink implements ProbeSharing {
   }
 
   /** Held leases whose preferred prober is another live process, once the probers have settled. */
-  private handOver(now: number): string[] {
-    if (!this.probing || this.held.size === 0) return [];
-    const probers = this.members.live(now).filter((m) => m.probes).map((m) => m.process).sort();
+  /**
+   * The live probing processes, sorted, this one among them even before its own record has been read
+   * back: a lone instance takes its leases on its first tick, not its second.
+   */
+  private liveProbers(now: number): string[] {
+    if (!this.probing) return [];
+    const probers = this.members.live(now).filter((m) => m.probes && m.process !== this.processId).map((m) => m.process);
+    return [...probers, this.processId].sort();
+  }
+
+  private handOver(now: number, probers: readonly string[]): string[] {
+    if (this.held.size === 0) return [];
     const key = probers.join(',');
     if (key !== this.probers) {
       this.probers = key;
@@ -211,12 +221,8 @@ export class ClusterLink implements ProbeSharing {
   }
 
   /** May this process take `mirror`'s lease when it is free: it is the preferred prober, or the free lease was left too long. */
-  private wants(mirror: string, now: number): boolean {
+  private wants(mirror: string, probers: readonly string[]): boolean {
     if (this.held.has(mirror)) return true;
-    // This process counts itself before its own record has been read back: a lone instance takes its
-    // leases on its first tick, not its second.
-    const probers = this.members.live(now).filter((m) => m.probes && m.process !== this.processId).map((m) => m.process);
-    probers.push(this.processId);
     return preferredProber(mirror, probers) === this.processId || (this.freeTicks.get(mirror) ?? 0) >= FREE_TICKS_BEFORE_TAKING;
   }
 
