@@ -1,8 +1,12 @@
 // Runs in a worker thread: walks the repository with synchronous fs calls (several times faster than
-// a promise per stat, and off the main thread, so serving never waits) and posts the result back in
-// columns. Rules: dotfiles and dot-directories skipped; symlinks to files followed, to directories not.
+// a promise per stat, and off the main thread, so serving never waits). Given the catalog's database, it
+// writes the differences there itself, with a connection of its own, and posts back only the counts and
+// the directories; otherwise it posts the walk back in columns. Rules: dotfiles and dot-directories
+// skipped; symlinks to files followed, to directories not.
 import { parentPort, workerData } from 'node:worker_threads';
 import { readdirSync, statSync } from 'node:fs';
+import { openDb, readMeta, statement, type Db } from '../db/open.js';
+import { LOG_PATHS_MAX, writeFiles, type PathUpdate, type WriteCounts } from './files-table.js';
 
 export interface ScanColumns {
   readonly paths: string[];
@@ -11,6 +15,49 @@ export interface ScanColumns {
   readonly ctimes: Float64Array;
   /** Every directory walked ('' is the root), for the watcher. */
   readonly dirs: string[];
+}
+
+export interface ScanWritten extends WriteCounts {
+  /** Files in the repository. */
+  readonly files: number;
+  readonly dirs: string[];
+}
+
+/** Rows written per transaction: the serving thread's own writes wait at most this long for the lock. */
+const WRITE_BATCH = 2000;
+
+/**
+ * Makes `files` match the walk: the walk goes into a temporary table (this connection's own: no lock on
+ * the catalog), SQLite finds what was added, changed and removed, and only those are written, a batch
+ * per transaction (files-table.ts).
+ */
+export function writeScan(db: Db, scanned: ScanColumns): ScanWritten {
+  statement(db, 'CREATE TEMP TABLE IF NOT EXISTS scanned (path TEXT PRIMARY KEY, size INTEGER, mtime_ms INTEGER, ctime_ms INTEGER) WITHOUT ROWID').run();
+  statement(db, 'DELETE FROM temp.scanned').run();
+  const insert = statement(db, 'INSERT OR REPLACE INTO temp.scanned VALUES (?, ?, ?, ?)');
+  const { paths, sizes, mtimes, ctimes } = scanned;
+  db.transaction(() => {
+    for (let i = 0; i < paths.length; i++) insert.run(paths[i], sizes[i], mtimes[i], ctimes[i]);
+  })();
+  const updates: PathUpdate[] = [];
+  const differing = statement(db, `SELECT s.path, s.size, s.mtime_ms, s.ctime_ms FROM temp.scanned s LEFT JOIN files f ON f.path = s.path
+    WHERE f.path IS NULL OR f.size <> s.size OR f.mtime_ms <> s.mtime_ms OR f.ctime_ms <> s.ctime_ms -- raw`).raw().all() as [string, number, number, number][];
+  for (const [path, size, mtimeMs, ctimeMs] of differing) updates.push({ path, stat: { size, mtimeMs, ctimeMs } });
+  const gone = statement(db, 'SELECT path FROM files WHERE path NOT IN (SELECT path FROM temp.scanned) -- pluck').pluck().all() as string[];
+  for (const path of gone) updates.push({ path, stat: undefined });
+  statement(db, 'DELETE FROM temp.scanned').run();
+  const counts = { added: 0, changed: 0, removed: 0 };
+  // A large change is logged as "read everything again" once per batch, not path by path.
+  const logAll = updates.length > LOG_PATHS_MAX;
+  for (let at = 0; at < updates.length; at += WRITE_BATCH) {
+    const written = writeFiles(db, updates.slice(at, at + WRITE_BATCH), logAll);
+    counts.added += written.added;
+    counts.changed += written.changed;
+    counts.removed += written.removed;
+  }
+  // A first scan of an empty repository still gives the catalog a version to follow.
+  if (updates.length === 0 && readMeta(db, 'catalog_version') === undefined) writeFiles(db, []);
+  return { files: paths.length, ...counts, dirs: scanned.dirs };
 }
 
 /** `filesToo: false` lists directories only (no stat per file): what the watcher needs, several times faster. */
@@ -67,9 +114,21 @@ export function walkSync(root: string, filesToo = true): ScanColumns {
 
 if (parentPort !== null && (workerData as { root?: unknown } | null)?.root !== undefined) {
   try {
-    const data = workerData as { root: string; filesToo: boolean };
+    const data = workerData as { root: string; filesToo: boolean; db?: string };
     const result = walkSync(data.root, data.filesToo);
-    parentPort.postMessage({ ok: true, result }, [result.sizes.buffer as ArrayBuffer, result.mtimes.buffer as ArrayBuffer, result.ctimes.buffer as ArrayBuffer]);
+    if (data.db !== undefined) {
+      // Opened only after the walk, and closed before answering: no statement is left to the GC (db/statements.ts).
+      const { db } = openDb(data.db, { migrate: false });
+      let written: ScanWritten;
+      try {
+        written = writeScan(db, result);
+      } finally {
+        db.close();
+      }
+      parentPort.postMessage({ ok: true, result: written });
+    } else {
+      parentPort.postMessage({ ok: true, result }, [result.sizes.buffer as ArrayBuffer, result.mtimes.buffer as ArrayBuffer, result.ctimes.buffer as ArrayBuffer]);
+    }
   } catch (err) {
     parentPort.postMessage({ ok: false, message: (err as Error).message, code: (err as NodeJS.ErrnoException).code });
   }

@@ -21,6 +21,8 @@ import { CheckQueue } from './check-queue.js';
 import type { HealthRecord, ProbeSharing } from '../sharing/link.js';
 
 const PROBE_FILES_MS = 5 * 60_000;
+/** Oldest small and largest files looked at for the probe files: the first that is not volatile is taken. */
+const PROBE_CANDIDATES = 50;
 const SAMPLE_PLAN_MS = 10 * 60_000;
 const SAMPLE_PLANS_KEPT = 2000;
 /**
@@ -464,19 +466,12 @@ export class Prober {
 
   private pickProbeFiles(): { small: FileEntry | undefined; large: FileEntry | undefined } {
     const { catalog, isVolatile } = this.deps;
-    // Walking a million entries is not for every change the watcher brings: the picks stay while they
+    // Two passes over the table are not for every change the watcher brings: the picks stay while they
     // are still in the catalog as they were, and are looked for afresh every few minutes.
     const still = (f: FileEntry | undefined) => f === undefined || catalog.lookup(f.path)?.ctimeMs === f.ctimeMs;
     const { small: s0, large: l0, at } = this.probeFiles;
     if (this.deps.now() - at < PROBE_FILES_MS && (s0 !== undefined || catalog.size === 0) && still(s0) && still(l0)) return this.probeFiles;
-    let small: FileEntry | undefined;
-    let large: FileEntry | undefined;
-    for (const f of catalog.entries()) {
-      if (f.size === 0 || isVolatile(f.path)) continue;
-      if (f.size <= 1024 * 1024 && (small === undefined || f.mtimeMs < small.mtimeMs || (f.mtimeMs === small.mtimeMs && f.path < small.path))) small = f;
-      if (large === undefined || f.size > large.size) large = f;
-    }
-    this.probeFiles = { at: this.deps.now(), small: small ?? large, large };
+    this.probeFiles = { at: this.deps.now(), ...catalog.probeCandidates(PROBE_CANDIDATES, isVolatile) };
     return this.probeFiles;
   }
 }

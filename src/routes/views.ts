@@ -7,7 +7,6 @@ import { posix } from 'node:path';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { encodePath } from '../catalog/request-path.js';
 import type { FileEntry } from '../catalog/catalog.js';
-import { DirectoryIndex } from '../catalog/directories.js';
 import { clientOf } from '../http/client.js';
 import { selectionInput } from '../runtime/selection-input.js';
 import { rankMirrors } from '../selection/select.js';
@@ -69,11 +68,7 @@ export function prefers(accept: string, type: string): boolean {
 }
 
 export class Views {
-  readonly directories: DirectoryIndex;
-
-  constructor(private readonly runtime: Runtime, private readonly random: () => number) {
-    this.directories = new DirectoryIndex(runtime.catalog);
-  }
+  constructor(private readonly runtime: Runtime, private readonly random: () => number) {}
 
   /** A view of a catalog file. */
   file(request: FastifyRequest, reply: FastifyReply, file: FileEntry, view: View): FastifyReply {
@@ -92,7 +87,7 @@ export class Views {
       const file = path.endsWith(suffix) ? this.runtime.catalog.lookup(path.slice(0, -suffix.length)) : undefined;
       if (file !== undefined) return this.file(request, reply, file, view === 'mirrorlist' && accepts(request, 'application/json') ? 'mirrorlist-json' : view);
     }
-    if (!this.directories.isDirectory(path)) return notFound(reply);
+    if (!this.runtime.catalog.isDirectory(path)) return notFound(reply);
     const rawPath = request.url.split('?', 1)[0] as string;
     if (!rawPath.endsWith('/')) {
       // As web servers do: the slash form, so that relative links in the page resolve inside it.
@@ -157,11 +152,9 @@ export class Views {
     const { catalog } = this.runtime;
     const prefix = path === '' ? '' : `${path}/`;
     const entries: ListingEntry[] = [];
-    for (const { name, directory } of this.directories.list(path) ?? []) {
+    for (const { name, file } of catalog.children(path)) {
       if (name.startsWith('.')) continue;
-      const file = directory ? undefined : catalog.lookup(prefix + name);
-      if (!directory && file === undefined) continue;
-      entries.push({ name, directory, size: file?.size ?? null, modified: file === undefined ? null : new Date(file.mtimeMs).toISOString() });
+      entries.push({ name, directory: file === undefined, size: file?.size ?? null, modified: file === undefined ? null : new Date(file.mtimeMs).toISOString() });
     }
     const query = request.query as Record<string, unknown>;
     const sort = parseSort(query);

@@ -4,6 +4,7 @@
 import { DbFile, readMeta, writeMeta, type Db } from '../db/open.js';
 import { formatProblems, loadConfigFile, loadConfigOrThrow, type Config, type ConfigResult, type Mirror } from '../config/load.js';
 import { Catalog, type FileEntry, type PathUpdate, type ScanReport } from '../catalog/catalog.js';
+import { carryFiles } from '../catalog/files-table.js';
 import { Hasher } from '../catalog/hasher.js';
 import { LocalCopy } from '../catalog/local-copy.js';
 import { RepositoryWatcher, type WatchReport } from '../catalog/watcher.js';
@@ -226,7 +227,7 @@ export class Runtime implements SelectionContext {
     const watcher = new RepositoryWatcher({
       root,
       apply: (updates) => this.applyChanges(updates),
-      pathsUnder: (prefix) => [...this.catalog.entries()].filter((f) => f.path.startsWith(prefix)).map((f) => f.path),
+      pathsUnder: (prefix) => this.catalog.pathsUnder(prefix),
       listDirectories: () => scanRepository(root, this.stopScan.signal, false).then((walked) => walked.dirs),
       log: this.log.child({ component: 'watcher' }),
     });
@@ -280,7 +281,7 @@ export class Runtime implements SelectionContext {
     const root = this.config.repository;
     const watcher = this.watcher;
     watcher?.beginScan();
-    this.scanning = this.catalog.scan(root, this.stopScan.signal, (walked) => void watcher?.ensureWatched(walked.dirs))
+    this.scanning = this.catalog.scan(root, this.stopScan.signal, (dirs) => void watcher?.ensureWatched(dirs))
       .then((report) => {
         writeMeta(this.db, 'catalog_root', root);
         this.log.info({ ...report, repository: root }, 'catalog scanned');
@@ -303,8 +304,8 @@ export class Runtime implements SelectionContext {
 
   /**
    * The database file deleted or replaced under the running process: reported, then opened anew (and
-   * migrated), so counts from now on land in the file at the path. The primary rewrites the catalog
-   * from memory; every process reads the new file's logs from their start.
+   * migrated), so counts from now on land in the file at the path. The primary copies the catalog over
+   * from the old connection; every process reads the new file's logs from their start.
    */
   checkDatabase(): void {
     const change = this.dbFile.changed();
@@ -312,16 +313,19 @@ export class Runtime implements SelectionContext {
     this.log.error({ db: this.dbFile.file, change },
       `the database file was ${change === 'missing' ? 'deleted' : 'replaced'} under the running server; opening it anew`);
     // Deleted: the old connection still reads the unlinked file, so its counts move to the new one.
-    // Replaced (a restore): the file at the path is the one wanted, as it is.
+    // Replaced (a restore): the counts in the file at the path are the ones wanted, as they are. The
+    // catalog in the old file was the current one in both cases: the primary carries it over.
     let carried = 0;
-    const migrations = this.dbFile.reopen(change === 'missing' ? (from, to) => { carried = CounterStore.carry(from, to); } : undefined);
+    const owner = this.role !== 'worker';
+    const migrations = this.dbFile.reopen((from, to) => {
+      if (change === 'missing') carried = CounterStore.carry(from, to);
+      if (owner) carryFiles(from, to);
+    });
     this.dbReopens += 1;
     this.evidenceWatermark = 0;
     this.catalog.followAfresh();
-    if (this.role !== 'worker') {
-      this.catalog.rewriteAll();
-      writeMeta(this.db, 'catalog_root', this.config.repository);
-    }
+    this.catalog.follow();
+    if (owner) writeMeta(this.db, 'catalog_root', this.config.repository);
     this.log.warn({ db: this.dbFile.file, migrations: migrations.applied, files: this.catalog.size, counterRowsCarried: carried },
       'database reopened; counting goes on in the new file');
   }
