@@ -14,10 +14,10 @@ export interface Server {
  * Spawns a server and waits for `pattern` (group 1 = its URL) on its output. With `cpu`, the server is
  * pinned to that core (taskset), so it and the load generator do not trade places between rounds.
  */
-export async function startProcess(name: string, args: string[], pattern: RegExp, cpu?: number, timeoutMs = 300_000): Promise<Server> {
+export async function startProcess(name: string, args: string[], pattern: RegExp, cpu?: number, timeoutMs = 300_000, env = process.env): Promise<Server> {
   const child = cpu === undefined
-    ? spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
-    : spawn('taskset', ['-c', String(cpu), process.execPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    ? spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env })
+    : spawn('taskset', ['-c', String(cpu), process.execPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
   let output = '';
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${name} did not start in time:\n${output.slice(-2000)}`)), timeoutMs);
@@ -74,6 +74,24 @@ export function cpuMicros(pid: number): number {
     }
   }
   return ticks * 10_000; // USER_HZ = 100
+}
+
+/**
+ * Memory of each process of a tree, in bytes: resident (RSS, which counts a page shared by N processes N
+ * times) and proportional (PSS, which counts it 1/N in each: their sum is what the tree really uses).
+ */
+export function memoryOf(pid: number): { pid: number; rss: number; pss: number }[] {
+  const out: { pid: number; rss: number; pss: number }[] = [];
+  for (const p of descendants(pid)) {
+    try {
+      const rollup = readFileSync(`/proc/${p}/smaps_rollup`, 'utf8');
+      const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(rollup)?.[1] ?? 0) * 1024;
+      out.push({ pid: p, rss: kb('Rss'), pss: kb('Pss') });
+    } catch {
+      // gone, or not a node process (taskset execs into node: same pid)
+    }
+  }
+  return out;
 }
 
 /** Resident set size of a process tree, in bytes. */

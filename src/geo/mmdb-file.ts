@@ -1,21 +1,25 @@
-// One MMDB file, read into memory with the maxmind reader and re-read when the file on disk is replaced
-// (checked by the owner calling refresh(), e.g. every 30 s: new mtime or size → reopen, then swap).
-// A missing or corrupt file is not fatal: get() answers null until a good file appears.
+// One MMDB file, read where it lies (paged-mmdb.ts: the OS page cache holds it once for every worker)
+// and opened anew when the file on disk is replaced (checked by the owner calling refresh(), e.g. every
+// 30 s: new inode, mtime or size → open, verify, then swap; the old file stays readable by its open
+// descriptor until then). A missing or corrupt file is not fatal: get() answers null until a good file appears.
 import { stat } from 'node:fs/promises';
-import maxmind, { type Reader, type Response } from 'maxmind';
+import { PagedMmdbReader } from './paged-mmdb.js';
+
+/** What a record is: an object of the file's own layout (records.ts reads it). */
+export type Response = Record<string, unknown>;
 
 /**
  * Readers opened and verified, by path and stamp: a reload that rebuilds the locator, or a second app in
- * one process (the tests), reuses the 60 MB file in memory instead of reading and verifying it again.
+ * one process (the tests), reuses the reader (and its pages) instead of opening and verifying it again.
  */
-const opened = new Map<string, Reader<Response>>();
+const opened = new Map<string, PagedMmdbReader>();
 const OPENED_KEPT = 4;
 
 /** Lookups a new file must answer, spread over the address space, before it replaces the current one. */
 const VERIFY_LOOKUPS = 4096;
 
 export class MmdbFile {
-  private reader: Reader<Response> | null = null;
+  private reader: PagedMmdbReader | null = null;
   /** Lookups that threw (a corrupt node the verification did not reach). */
   lookupErrors = 0;
   private stamp = '';
@@ -27,7 +31,7 @@ export class MmdbFile {
   /** null also for an IPv6 address asked of an IPv4-only file, which would answer garbage. */
   get(ip: string, family: 4 | 6): Response | null {
     if (this.reader === null || (family === 6 && this.reader.metadata.ipVersion === 4)) return null;
-    return this.reader.get(ip);
+    return this.reader.get(ip) as Response | null;
   }
 
   get loaded(): boolean {
@@ -49,8 +53,14 @@ export class MmdbFile {
       const key = `${this.path}\0${stamp}`;
       let reader = opened.get(key);
       if (reader === undefined) {
-        reader = await maxmind.open<Response>(this.path);
-        verify(reader);
+        const candidate = new PagedMmdbReader(this.path);
+        try {
+          verify(candidate);
+        } catch (err) {
+          candidate.close();
+          throw err;
+        }
+        reader = candidate;
         if (opened.size >= OPENED_KEPT) opened.delete(opened.keys().next().value as string);
         opened.set(key, reader);
       }
@@ -73,7 +83,7 @@ export class MmdbFile {
  * for an IPv6 file): a file whose metadata and search tree are intact but whose data is corrupt throws
  * or answers non-records for many of them. Throws what it found.
  */
-export function verify(reader: Reader<Response>): void {
+export function verify(reader: PagedMmdbReader): void {
   const addresses: string[] = [];
   for (let i = 0; i < VERIFY_LOOKUPS; i++) {
     const n = (Math.imul(i, 2654435761) >>> 0) ^ (i << 7);

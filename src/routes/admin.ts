@@ -34,6 +34,7 @@ export function adminRoutes(app: FastifyInstance, runtime: Runtime, token: strin
     geoip: runtime.locality.active,
     geoipLookupErrors: runtime.locality.lookupErrors,
     role: runtime.role,
+    pid: process.pid,
     memoryRssBytes: process.memoryUsage.rss(),
     watch: runtime.watchReport === undefined ? null : { ...runtime.watchReport, directories: runtime.watcher?.directories ?? 0 },
     catalogWritesPending: runtime.catalog.pendingWrites,

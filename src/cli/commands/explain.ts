@@ -49,8 +49,10 @@ A file smaller than smallFileBytes is served directly: no mirror is chosen for i
     // What the server's prober stored: health, sync stamps and this file's evidence, judged by the same rules.
     const states = new MirrorStates(() => config, Date.now, () => undefined);
     let probed = 0;
+    let file;
     try {
       catalog.load();
+      file = catalog.lookup(target.path);
       const store = new ProbeStore(db);
       for (const row of store.healthRows()) {
         probed += 1;
@@ -62,7 +64,6 @@ A file smaller than smallFileBytes is served directly: no mirror is chosen for i
     } finally {
       db.close();
     }
-    const file = catalog.lookup(target.path);
     if (file === undefined) {
       io.stderr(`${target.path}: not in the catalog (run mirrorgate scan?); mirrorgate answers 404\n`);
       return 1;
