@@ -40,6 +40,8 @@ const OUT = args.out ?? join(PACKAGE_ROOT, `bench/results/scale-${FILES}.json`);
 const BIN = join(PACKAGE_ROOT, 'dist/src/cli/bin.js');
 const PROBE = join(PACKAGE_ROOT, 'dist/bench/lib/alloc-probe.js');
 const LISTENING = /Server listening at (http:\/\/[\d.:]+)/;
+/** Where mirrorgate's allocation sites (sampled in its measured rounds) are written. */
+const SITES = join(WORK, 'alloc-sites-mirrorgate.json');
 const MiB = 2 ** 20;
 
 interface Round extends LoadResult {
@@ -65,10 +67,10 @@ async function main(): Promise<void> {
   const db = join(WORK, `scale-${FILES}.db`);
   const results: Record<string, unknown> = {};
   const servers: Server[] = [];
-  const serve = async (name: string, extra: string[] = [], cpu?: number, alloc?: string) => {
+  const serve = async (name: string, extra: string[] = [], cpu?: number, alloc?: string, sites = false) => {
     const started = Date.now();
     const nodeArgs = alloc === undefined ? [] : ['--import', PROBE];
-    const env = alloc === undefined ? process.env : { ...process.env, MIRRORGATE_ALLOC_OUT: alloc };
+    const env = alloc === undefined ? process.env : { ...process.env, MIRRORGATE_ALLOC_OUT: alloc, ...(sites ? { MIRRORGATE_ALLOC_SITES: SITES } : {}) };
     const server = await startProcess(name, [...nodeArgs, BIN, 'serve', '--config', configFile, '--db', db, '--port', '0', '--log-level', 'warn', ...extra],
       LISTENING, cpu, 600_000, env);
     servers.push(server);
@@ -154,6 +156,23 @@ async function main(): Promise<void> {
         m.p99Ms.toFixed(2), (m.p99Ms / floor.p99Ms).toFixed(2), m.cpuUsPerRequest.toFixed(1), (m.allocatedBytesPerRequest ?? NaN).toFixed(0), (m.gcMsPerSecond ?? NaN).toFixed(1)]));
     }
     results.pipeline = table;
+    // Where mirrorgate's heap bytes come from: one more round, on a server of its own with the sampling
+    // profiler on (every KiB; it slows the round, so the round is not one of the measured).
+    await Promise.all(contenders.map((c) => c.stop()));
+    const sampled = (await serve('mirrorgate (sampled)', [], pinned, allocFile('sampled'), true)).server;
+    await firstProbeRound(sampled.url, 5000);
+    await load(sampled.url, 2);
+    rmSync(SITES, { force: true });
+    const last = await measure(sampled, load, allocFile('sampled'));
+    await readWhenWritten(SITES);
+    try {
+      const { total, sites } = JSON.parse(readFileSync(SITES, 'utf8')) as { total: number; sites: [string, number][] };
+      const perRequest = (bytes: number) => ((bytes / total) * (last.allocatedBytesPerRequest ?? 0)).toFixed(0).padStart(6);
+      console.log(`\nmirrorgate's heap allocation by site, bytes per redirect (sampled):\n${sites.slice(0, 20).map(([site, bytes]) => `${perRequest(bytes)} B  ${site}`).join('\n')}`);
+      results.allocationSites = sites.map(([site, bytes]) => ({ site, share: bytes / total }));
+    } catch (err) {
+      console.log(`no allocation sites: ${(err as Error).message}`);
+    }
   } finally {
     await Promise.all(servers.map((s) => s.stop()));
     await Promise.all(stubs.map((s) => s.close()));
@@ -188,6 +207,7 @@ async function measure(server: Server, load: (url: string) => Promise<LoadResult
 }
 
 async function readWhenWritten(file: string): Promise<{ allocatedBytes: number; gcMs: number }> {
+  // (Also used to wait for the sites file, whose fields are not these.)
   for (const until = Date.now() + 10_000; Date.now() < until; await new Promise((r) => setTimeout(r, 20))) {
     try {
       return JSON.parse(readFileSync(file, 'utf8')) as { allocatedBytes: number; gcMs: number };

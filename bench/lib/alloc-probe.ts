@@ -1,19 +1,31 @@
 // Preloaded into a server by the bench (`node --import dist/bench/lib/alloc-probe.js …`) to count the
 // bytes it allocates on the JS heap between two SIGUSR2: the heap's growth plus everything each garbage
 // collection in between freed (v8.GCProfiler). Written as JSON to $MIRRORGATE_ALLOC_OUT at the second
-// signal. No server code knows of it.
+// signal. With $MIRRORGATE_ALLOC_SITES set, the V8 sampling heap profiler runs too (collected objects
+// kept in the samples) and the top allocation sites are written to that file. No server code knows of it.
 import { GCProfiler, getHeapStatistics } from 'node:v8';
+import { Session } from 'node:inspector';
 import { writeFileSync } from 'node:fs';
 
+interface SampleNode {
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  selfSize: number;
+  children: SampleNode[];
+}
+
 const out = process.env.MIRRORGATE_ALLOC_OUT;
+const sitesOut = process.env.MIRRORGATE_ALLOC_SITES;
 if (out !== undefined) {
   let profiler: GCProfiler | undefined;
   let startUsed = 0;
+  const session = sitesOut === undefined ? undefined : new Session();
+  session?.connect();
   process.on('SIGUSR2', () => {
     if (profiler === undefined) {
       profiler = new GCProfiler();
       startUsed = getHeapStatistics().used_heap_size;
       profiler.start();
+      session?.post('HeapProfiler.startSampling', { samplingInterval: 1024, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true } as object);
       return;
     }
     const result = profiler.stop();
@@ -26,5 +38,18 @@ if (out !== undefined) {
     }
     const allocatedBytes = getHeapStatistics().used_heap_size - startUsed + freed;
     writeFileSync(out, JSON.stringify({ allocatedBytes, collections: result.statistics.length, gcMs: pauseUs / 1000 }));
+    session?.post('HeapProfiler.stopSampling', (err, sampled) => {
+      if (err !== null || sitesOut === undefined) return;
+      const sites = new Map<string, number>();
+      const walk = (node: SampleNode) => {
+        const f = node.callFrame;
+        const key = `${f.functionName || '(anonymous)'} ${f.url.replace(/^.*node_modules\//, '').replace(/^file:\/\/.*?\/(dist|src)\//, '$1/')}:${f.lineNumber + 1}`;
+        sites.set(key, (sites.get(key) ?? 0) + node.selfSize);
+        for (const child of node.children) walk(child);
+      };
+      walk((sampled as { profile: { head: SampleNode } }).profile.head);
+      const total = [...sites.values()].reduce((a, b) => a + b, 0);
+      writeFileSync(sitesOut, JSON.stringify({ total, sites: [...sites].sort((a, b) => b[1] - a[1]).slice(0, 40) }, null, 1));
+    });
   });
 }

@@ -15,8 +15,13 @@ const pathOf = (i: number) => `pool/d${Math.floor(i / 100)}/pkg-${i}.deb`;
 
 /** What the disk says of a path, in the catalog's terms. */
 function onDisk(root: string, path: string): { size: number; mtimeMs: number; ctimeMs: number } | undefined {
-  const s = statSync(join(root, path), { throwIfNoEntry: false });
-  return s === undefined ? undefined : { size: s.size, mtimeMs: Math.trunc(s.mtimeMs), ctimeMs: Math.trunc(s.ctimeMs) };
+  let s;
+  try {
+    s = statSync(join(root, path), { throwIfNoEntry: false });
+  } catch {
+    return undefined; // a path through a file (ENOTDIR)
+  }
+  return s === undefined || !s.isFile() ? undefined : { size: s.size, mtimeMs: Math.trunc(s.mtimeMs), ctimeMs: Math.trunc(s.ctimeMs) };
 }
 
 t.test(`${FILES} generated files: every lookup of every process matches the disk, before and after a rescan`, async (t) => {
