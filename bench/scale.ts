@@ -2,7 +2,7 @@
 // One host at scale (issue 14), at N files (default 10,000; --files 1000000 and 5000000 generate sparse
 // repositories under bench/.work):
 // - the catalog: a full scan into an empty database, a rescan that finds nothing new, restart to first redirect;
-// - memory of mirrorgate alone and with --workers 1, 2 and 4, each after a warm-up load has filled its
+// - memory of mirrorgate with --workers 1 (one process), 2 and 4, each after a warm-up load has filled its
 //   caches: RSS (a page shared by N processes counted N times) and PSS (counted once in all), summed
 //   over the primary and its workers;
 // - req/s of --workers 1 and 2, the load generator pinned to its own core;
@@ -71,7 +71,7 @@ async function main(): Promise<void> {
     const started = Date.now();
     const nodeArgs = alloc === undefined ? [] : ['--import', PROBE];
     const env = alloc === undefined ? process.env : { ...process.env, MIRRORGATE_ALLOC_OUT: alloc, ...(sites ? { MIRRORGATE_ALLOC_SITES: SITES } : {}) };
-    const server = await startProcess(name, [...nodeArgs, BIN, 'serve', '--config', configFile, '--db', db, '--port', '0', '--log-level', 'warn', ...extra],
+    const server = await startProcess(name, [...nodeArgs, BIN, 'serve', '--config', configFile, '--db', db, '--port', '0', '--log-level', 'info', ...extra],
       LISTENING, cpu, 600_000, env);
     servers.push(server);
     const firstMs = Date.now() - started + await firstRedirect(server.url, paths[0] as string);
@@ -95,7 +95,8 @@ async function main(): Promise<void> {
     // Memory, each layout on its own after the same warm-up.
     const memory: Record<string, unknown> = {};
     const throughput: Record<string, Round[]> = {};
-    for (const [label, extra] of [['alone', []], ['--workers 1', ['--workers', '1']], ['--workers 2', ['--workers', '2']], ['--workers 4', ['--workers', '4']]] as const) {
+    // --workers 1 is one process (no primary); N > 1 is a primary and N workers.
+    for (const [label, extra] of [['--workers 1', []], ['--workers 2', ['--workers', '2']], ['--workers 4', ['--workers', '4']]] as const) {
       const { server, firstMs } = await serve(label, [...extra]);
       await firstProbeRound(server.url, 2000);
       await load(server.url, Math.max(10, SECONDS));
@@ -111,7 +112,7 @@ async function main(): Promise<void> {
       }
       await server.stop();
     }
-    const alone = memory.alone as { rssBytes: number; pssBytes: number };
+    const alone = memory['--workers 1'] as { rssBytes: number; pssBytes: number };
     for (const label of ['--workers 2', '--workers 4']) {
       const m = memory[label] as { rssBytes: number; pssBytes: number };
       console.log(`${label}: ${(m.rssBytes / alone.rssBytes).toFixed(2)}× the RSS of one process, ${(m.pssBytes / alone.pssBytes).toFixed(2)}× its PSS`);

@@ -6,6 +6,7 @@
 import { GCProfiler, getHeapStatistics } from 'node:v8';
 import { Session } from 'node:inspector';
 import { writeFileSync } from 'node:fs';
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 
 interface SampleNode {
   callFrame: { functionName: string; url: string; lineNumber: number };
@@ -18,6 +19,7 @@ const sitesOut = process.env.MIRRORGATE_ALLOC_SITES;
 if (out !== undefined) {
   let profiler: GCProfiler | undefined;
   let startUsed = 0;
+  let delay: IntervalHistogram | undefined;
   const session = sitesOut === undefined ? undefined : new Session();
   session?.connect();
   process.on('SIGUSR2', () => {
@@ -25,6 +27,8 @@ if (out !== undefined) {
       profiler = new GCProfiler();
       startUsed = getHeapStatistics().used_heap_size;
       profiler.start();
+      delay = monitorEventLoopDelay({ resolution: 1 });
+      delay.enable();
       session?.post('HeapProfiler.startSampling', { samplingInterval: 1024, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true } as object);
       return;
     }
@@ -37,7 +41,12 @@ if (out !== undefined) {
       pauseUs += gc.cost;
     }
     const allocatedBytes = getHeapStatistics().used_heap_size - startUsed + freed;
-    writeFileSync(out, JSON.stringify({ allocatedBytes, collections: result.statistics.length, gcMs: pauseUs / 1000 }));
+    delay?.disable();
+    // The event loop's delay: how long a timer waited past its time, i.e. the longest stalls of the loop.
+    const loop = delay === undefined ? undefined : { p99Ms: delay.percentile(99) / 1e6, maxMs: delay.max / 1e6, meanMs: delay.mean / 1e6 };
+    let longestGcMs = 0;
+    for (const gc of result.statistics) longestGcMs = Math.max(longestGcMs, gc.cost / 1000);
+    writeFileSync(out, JSON.stringify({ allocatedBytes, collections: result.statistics.length, gcMs: pauseUs / 1000, longestGcMs, loop }));
     session?.post('HeapProfiler.stopSampling', (err, sampled) => {
       if (err !== null || sitesOut === undefined) return;
       const sites = new Map<string, number>();

@@ -51,7 +51,7 @@ export class HourlyTallies {
   }
 
   restore(tallies: readonly HourTally[]): void {
-    this.closed.unshift(...tallies);
+    this.closed = [...tallies, ...this.closed];
   }
 
   get pending(): number {
