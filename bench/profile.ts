@@ -1,11 +1,11 @@
 // npm run bench:profile [-- --files N --seconds S --mirrors M --config JSON --bare]
 // node dist/bench/profile.js --summary-only FILE.cpuprofile --requests N   (re-read a kept profile)
 //
-// Runs mirrorgate's full bench pipeline under `node --cpu-prof` while wrk (or autocannon) loads it,
-// then prints where the CPU went: self time by function and by source file. The .cpuprofile file is
-// kept for Chrome DevTools. This is how the targets in bench/run.ts are chased; it measures nothing
+// Runs mirrorgate's full bench pipeline while wrk (or autocannon) loads it, with the CPU profiler on for
+// the measured load only (after a 5 s warm-up; bench/lib/alloc-probe.ts), then prints where the CPU went:
+// self time by function and by source file. The .cpuprofile file is kept for Chrome DevTools. This is how the targets in bench/run.ts are chased; it measures nothing
 // that the bench itself reports.
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -114,12 +114,16 @@ async function main(): Promise<void> {
   const tool = (await hasWrk()) ? 'wrk' : 'autocannon';
   // Server on core 0 and the load on core 1, as in the bench, when there are two cores.
   const [serverCpu, loadCpu] = cpus().length >= 2 ? [0, 1] : [undefined, undefined];
+  // The profiler runs only while the measured load does, after a warm-up (bench/lib/alloc-probe.ts):
+  // first requests (caches filling, code compiling) are not what a redirect costs.
+  const profile = join(profDir, 'redirects.cpuprofile');
+  const env = { ...process.env, MIRRORGATE_CPU_PROFILE: profile };
+  const probe = ['--import', join(PACKAGE_ROOT, 'dist/bench/lib/alloc-probe.js')];
   const server = args.bare
-    ? await startProcess('bare', ['--cpu-prof', '--cpu-prof-dir', profDir, join(PACKAGE_ROOT, 'dist/bench/bare-fastify.js')], /listening (http:\/\/[\d.:]+)/, serverCpu)
+    ? await startProcess('bare', [...probe, join(PACKAGE_ROOT, 'dist/bench/bare-fastify.js')], /listening (http:\/\/[\d.:]+)/, serverCpu, 60_000, env)
     : await startProcess('mirrorgate', [
-      '--cpu-prof', '--cpu-prof-dir', profDir,
-      join(PACKAGE_ROOT, 'dist/src/cli/bin.js'), 'serve', '--config', configFile, '--db', join(work, `profile-${files}.db`), '--port', '0',
-    ], /Server listening at (http:\/\/[\d.:]+)/, serverCpu);
+      ...probe, join(PACKAGE_ROOT, 'dist/src/cli/bin.js'), 'serve', '--config', configFile, '--db', join(work, `profile-${files}.db`), '--port', '0',
+    ], /Server listening at (http:\/\/[\d.:]+)/, serverCpu, 600_000, env);
   let requests = 0;
   try {
     if (!args.bare) {
@@ -127,17 +131,21 @@ async function main(): Promise<void> {
       const probing = (JSON.parse(args.config) as { probe?: { enabled?: boolean } }).probe?.enabled !== false;
       if (probing) await firstProbeRound(server.url, 5000); // the steady state, after the start-up round
     }
-    const result = await loadWith(tool, server.url, { seconds: Number(args.seconds), connections: Number(args.connections), pathsFile, ipsFile, cpu: loadCpu });
+    const load = (seconds: number) => loadWith(tool, server.url, { seconds, connections: Number(args.connections), pathsFile, ipsFile, cpu: loadCpu });
+    await load(5);
+    process.kill(server.child.pid as number, 'SIGUSR2');
+    const result = await load(Number(args.seconds));
+    process.kill(server.child.pid as number, 'SIGUSR2');
     requests = result.requests;
     console.log(`${tool}: ${result.rps.toFixed(0)} req/s, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, errors ${result.errors}`);
+    for (const until = Date.now() + 30_000; !existsSync(profile) && Date.now() < until;) await new Promise((r) => setTimeout(r, 100));
   } finally {
     await server.stop();
     await Promise.all(stubs.map((s) => s.close()));
   }
-  const file = readdirSync(profDir).find((f) => f.endsWith('.0.001.cpuprofile'));
-  if (file === undefined) throw new Error(`no profile written in ${profDir}`);
-  console.log(`${join(profDir, file)}\n`);
-  console.log(summarize(JSON.parse(readFileSync(join(profDir, file), 'utf8')) as Profile, requests, (Number(args.seconds) + 0.3) * 1e6));
+  if (!existsSync(profile)) throw new Error(`no profile written to ${profile}`);
+  console.log(`${profile}\n`);
+  console.log(summarize(JSON.parse(readFileSync(profile, 'utf8')) as Profile, requests, (Number(args.seconds) + 0.3) * 1e6));
 }
 
 await main();

@@ -2,7 +2,9 @@
 // bytes it allocates on the JS heap between two SIGUSR2: the heap's growth plus everything each garbage
 // collection in between freed (v8.GCProfiler). Written as JSON to $MIRRORGATE_ALLOC_OUT at the second
 // signal. With $MIRRORGATE_ALLOC_SITES set, the V8 sampling heap profiler runs too (collected objects
-// kept in the samples) and the top allocation sites are written to that file. No server code knows of it.
+// kept in the samples) and the top allocation sites are written to that file; with $MIRRORGATE_CPU_PROFILE
+// set, the CPU profiler runs between the two signals and its .cpuprofile is written there (bench:profile:
+// the window after a warm-up, not the start). No server code knows of it.
 import { GCProfiler, getHeapStatistics } from 'node:v8';
 import { Session } from 'node:inspector';
 import { writeFileSync } from 'node:fs';
@@ -16,7 +18,23 @@ interface SampleNode {
 
 const out = process.env.MIRRORGATE_ALLOC_OUT;
 const sitesOut = process.env.MIRRORGATE_ALLOC_SITES;
-if (out !== undefined) {
+const cpuOut = process.env.MIRRORGATE_CPU_PROFILE;
+if (cpuOut !== undefined) {
+  const session = new Session();
+  session.connect();
+  let running = false;
+  process.on('SIGUSR2', () => {
+    if (!running) {
+      running = true;
+      session.post('Profiler.enable', () => session.post('Profiler.start'));
+      return;
+    }
+    running = false;
+    session.post('Profiler.stop', (err, result) => {
+      if (err === null) writeFileSync(cpuOut, JSON.stringify((result as { profile: unknown }).profile));
+    });
+  });
+} else if (out !== undefined) {
   let profiler: GCProfiler | undefined;
   let startUsed = 0;
   let delay: IntervalHistogram | undefined;

@@ -9,7 +9,7 @@
 // it, so a file rebuilt with the same size and mtime is still a new copy, and evidence about the old
 // one no longer counts.
 //
-// Writes go through files-table.ts (here, and from the scan thread); every process follows
+// Writes go through files-table.ts (here, and from the scan process); every process follows
 // catalog_changes (follow()) to forget what changed.
 import type { Db } from '../db/open.js';
 import { readMeta, statement } from '../db/open.js';
@@ -231,7 +231,7 @@ export class Catalog {
   }
 
   /**
-   * Walks the repository and writes the differences to the db, both in a worker thread (serving never
+   * Walks the repository and writes the differences to the db, both in a child process (serving never
    * waits on a million stats or inserts), then follows them here. `onWalked` gets the directories walked.
    */
   async scan(root: string, signal?: AbortSignal, onWalked?: (dirs: string[]) => void): Promise<ScanReport> {

@@ -1,6 +1,6 @@
 // Every write to the catalog's tables: `files`, its change log `catalog_changes` and the meta keys
 // `catalog_version` and `catalog_files`. Used by the serving thread (the watcher's changes, hashes) and by
-// the scan thread (scan-worker.ts, with a connection of its own), so both write the same way:
+// the scan process (scan-worker.ts, with a connection of its own), so both write the same way:
 // one transaction per batch, each changed path logged, then a new catalog_version that tells every
 // other process (workers, a server after `mirrorgate scan`) which paths to read again.
 import type { Db } from '../db/open.js';

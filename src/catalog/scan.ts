@@ -1,8 +1,8 @@
-// Walks the repository in a worker thread (scan-worker.ts): either into the catalog's database (the
-// differences written there, by a connection of the thread's own) or, for the watcher, directories only.
-import { Worker } from 'node:worker_threads';
+// Walks the repository in a child process (scan-worker.ts): either into the catalog's database (the
+// differences written there, by a connection of the child's own) or, for the watcher, directories only.
+import { fork } from 'node:child_process';
 import type { Db } from '../db/open.js';
-import type { ScanColumns, ScanWritten } from './scan-worker.js';
+import type { ScanColumns, ScanJob, ScanWritten } from './scan-worker.js';
 
 export type { ScanColumns, ScanWritten } from './scan-worker.js';
 
@@ -20,35 +20,34 @@ export function scanRepository(root: string, signal?: AbortSignal, filesToo = tr
   return runWorker<ScanColumns>({ root, filesToo }, signal);
 }
 
-function runWorker<T>(workerData: { root: string; filesToo: boolean; db?: string }, signal?: AbortSignal): Promise<T> {
+function runWorker<T>(job: ScanJob, signal?: AbortSignal): Promise<T> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) {
       reject(Object.assign(new Error('scan aborted'), { code: 'ABORT_ERR' }));
       return;
     }
-    // From src/ (the tests) the worker is TypeScript too; from dist/ it is JavaScript.
+    // From src/ (the tests) the child is TypeScript too, loaded as this process loads it; from dist/ it is JavaScript.
     const script = new URL(import.meta.url.endsWith('.ts') ? './scan-worker.ts' : './scan-worker.js', import.meta.url);
-    const worker = new Worker(script, { workerData });
+    // 'advanced': the columns are typed arrays. The child's output is the server's (its errors come back as messages).
+    const child = fork(script, [], { env: { ...process.env, MIRRORGATE_SCAN_CHILD: '1' }, serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     let settled = false;
-    const onAbort = () => {
+    const settle = (fn: () => void) => {
       if (settled) return;
       settled = true;
-      reject(Object.assign(new Error('scan aborted'), { code: 'ABORT_ERR' }));
-      void worker.terminate(); // a write in progress is rolled back with its connection
+      signal?.removeEventListener('abort', onAbort);
+      fn();
     };
+    const onAbort = () => settle(() => {
+      reject(Object.assign(new Error('scan aborted'), { code: 'ABORT_ERR' }));
+      child.kill('SIGKILL'); // a write in progress is rolled back with its connection
+    });
     signal?.addEventListener('abort', onAbort, { once: true });
-    worker.once('exit', () => signal?.removeEventListener('abort', onAbort));
-    worker.once('message', (msg: { ok: true; result: T } | { ok: false; message: string; code?: string }) => {
-      if (settled) return;
-      settled = true;
+    child.once('message', (msg: { ok: true; result: T } | { ok: false; message: string; code?: string }) => settle(() => {
       if (msg.ok) resolve(msg.result);
       else reject(Object.assign(new Error(msg.message), { code: msg.code }));
-    });
-    worker.once('error', (err) => {
-      if (!settled) reject(err);
-    });
-    worker.once('exit', (code) => {
-      if (!settled) reject(new Error(`scan worker exited with ${code}`));
-    });
+    }));
+    child.once('error', (err) => settle(() => reject(err)));
+    child.once('exit', (code, sig) => settle(() => reject(new Error(`scan process exited with ${code ?? sig}`))));
+    child.send(job);
   });
 }

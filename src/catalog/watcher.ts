@@ -56,7 +56,7 @@ export class RepositoryWatcher {
   }
 
   /**
-   * Lists the directories (in a worker thread) and watches each, a chunk per turn of the event loop. A
+   * Lists the directories (in a child process) and watches each, a chunk per turn of the event loop. A
    * directory made between the listing and its parent's watch is picked up by the full scan that follows
    * (ensureWatched); a file changed in between, by that scan.
    */

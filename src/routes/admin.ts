@@ -37,6 +37,7 @@ export function adminRoutes(app: FastifyInstance, runtime: Runtime, token: strin
     role: runtime.role,
     pid: process.pid,
     memoryRssBytes: process.memoryUsage.rss(),
+    memoryHeapUsedBytes: process.memoryUsage().heapUsed,
     watch: runtime.watchReport === undefined ? null : { ...runtime.watchReport, directories: runtime.watcher?.directories ?? 0 },
     catalogWritesPending: runtime.catalog.pendingWrites,
     probePaused: runtime.prober.pausedBecause ?? null,
