@@ -7,6 +7,8 @@ export interface Server {
   readonly name: string;
   readonly child: ChildProcess;
   readonly url: string;
+  /** Everything it printed so far. */
+  output(): string;
   stop(): Promise<void>;
 }
 
@@ -33,10 +35,8 @@ export async function startProcess(name: string, args: string[], pattern: RegExp
     child.stderr?.on('data', onData);
     child.on('exit', (code) => reject(new Error(`${name} exited with ${code}:\n${output.slice(-2000)}`)));
   });
-  child.stdout?.resume();
-  child.stderr?.resume();
   return {
-    name, child, url,
+    name, child, url, output: () => output,
     stop: () => new Promise<void>((resolve) => {
       if (child.exitCode !== null) {
         resolve();

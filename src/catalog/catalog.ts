@@ -67,8 +67,6 @@ export class Catalog {
   private memoized = 0;
   /** Lookups that had to read the database (for /_mirrorgate/health). */
   misses = 0;
-  /** Bumped whenever the catalog changes; lets derived data (probe files) be recomputed. */
-  generation = 0;
 
   constructor(private readonly db: Db) {}
 
@@ -226,7 +224,6 @@ export class Catalog {
       this.files = fileCount(this.db);
     }
     this.version = version;
-    this.generation += 1;
     return true;
   }
 
