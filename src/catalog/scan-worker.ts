@@ -24,7 +24,7 @@ export interface ScanWritten extends WriteCounts {
   readonly dirs: string[];
 }
 
-/** Rows written per transaction: the serving thread's own writes wait at most this long for the lock. */
+/** Rows written per transaction: the server's own writes wait at most this long for the lock. */
 const WRITE_BATCH = 2000;
 
 /**
@@ -34,7 +34,7 @@ const WRITE_BATCH = 2000;
  */
 export function writeScan(db: Db, scanned: ScanColumns): ScanWritten {
   // This connection's own page cache, large enough for the indexes a million inserts go through (the
-  // default 2 MB made a first scan of a million files four times slower); gone with the thread.
+  // default 2 MB made a first scan of a million files twice as slow); gone with the process.
   statement(db, 'PRAGMA cache_size = -131072').run();
   statement(db, 'CREATE TEMP TABLE IF NOT EXISTS scanned (path TEXT PRIMARY KEY, size INTEGER, mtime_ms INTEGER, ctime_ms INTEGER) WITHOUT ROWID').run();
   statement(db, 'DELETE FROM temp.scanned').run();
