@@ -17,10 +17,9 @@ import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import Database from 'better-sqlite3';
 import { PACKAGE_ROOT } from '../src/paths.js';
 import { startMirrorServer, type MirrorServer } from '../src/demo/mirror-server.js';
-import { generateRepository, mirrorsFor, pipelineConfig, writeLoadInputs } from './lib/fixtures.js';
+import { fakeHashes, generateRepository, mirrorsFor, pipelineConfig, writeLoadInputs } from './lib/fixtures.js';
 import { cpuMicros, firstProbeRound, firstRedirect, rssBytes, startProcess, type Server } from './lib/processes.js';
 import { hasWrk, loadWith, type LoadResult } from './lib/load.js';
 import { checkCost, coldStart, watchCost } from './lib/churn.js';
@@ -345,15 +344,6 @@ function costOf(c: Comparison) {
   };
 }
 
-/** Gives every catalog row a sha256 (random; the bench only needs the headers to be there). */
-function fakeHashes(file: string): void {
-  const db = new Database(file);
-  try {
-    db.prepare('UPDATE files SET sha256 = lower(hex(randomblob(32))) WHERE sha256 IS NULL').run();
-  } finally {
-    db.close();
-  }
-}
 
 async function measure(server: Server, load: (url: string) => Promise<LoadResult>): Promise<Measured> {
   const pid = server.child.pid as number;

@@ -14,10 +14,9 @@ import { cpus } from 'node:os';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
-import Database from 'better-sqlite3';
 import { PACKAGE_ROOT } from '../src/paths.js';
 import { startMirrorServer, type MirrorServer } from '../src/demo/mirror-server.js';
-import { generateRepository, pipelineConfig, writeLoadInputs } from './lib/fixtures.js';
+import { fakeHashes, generateRepository, pipelineConfig, writeLoadInputs } from './lib/fixtures.js';
 import { hasWrk, loadWith, type LoadResult } from './lib/load.js';
 import { cpuMicros, firstProbeRound, firstRedirect, memoryOf, startProcess, type Server } from './lib/processes.js';
 
@@ -231,15 +230,6 @@ async function readWhenWritten(file: string): Promise<{ allocatedBytes: number; 
   throw new Error(`${file} was never written: is the alloc probe loaded?`);
 }
 
-/** Gives every catalog row a sha256 (random): each redirect then carries Repr-Digest and Digest, as in production. */
-function fakeHashes(file: string): void {
-  const db = new Database(file);
-  try {
-    db.prepare('UPDATE files SET sha256 = lower(hex(randomblob(32))) WHERE sha256 IS NULL').run();
-  } finally {
-    db.close();
-  }
-}
 
 function median(rounds: Round[]): Round {
   return [...rounds].sort((x, y) => x.rps - y.rps)[Math.floor(rounds.length / 2)] as Round;
