@@ -202,7 +202,7 @@ export class Catalog {
 
   /**
    * Catches up with changes written since the last call (by this process, another one, or the scan
-   * thread): forgets the changed paths, or everything when the log says so or has been pruned past us.
+   * process): forgets the changed paths, or everything when the log says so or has been pruned past us.
    * True if anything changed.
    */
   follow(): boolean {
