@@ -361,8 +361,12 @@ export class Prober {
     if (this.deps.sharing !== undefined) {
       // Another instance checking the same copy: its evidence, once it has it.
       const claim = await this.deps.sharing.claimCheck(mirror.name, file, CLAIM_WAIT_BASE_MS + this.deps.config().probe.timeoutMs * 4);
-      // Adopted (restamped for our copy) before it got here; undefined when it was about another copy.
-      if (claim !== 'mine') return claim === undefined ? undefined : this.deps.states.get(mirror.name).evidence.get(file.path);
+      // Adopted (restamped for our copy) before it got here, or while the wait missed its wake-up (the
+      // claimant's news can land between our claim and our wait); undefined when it was about another copy.
+      if (claim !== 'mine') {
+        const known = this.deps.states.get(mirror.name).evidence.get(file.path);
+        return known !== undefined && sameCopy(known, file) ? known : undefined;
+      }
     }
     const started = performance.now();
     const seen = await this.observe(mirror, file);
