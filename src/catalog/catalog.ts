@@ -157,19 +157,23 @@ export class Catalog {
    */
   children(dir: string): { name: string; file: FileEntry | undefined }[] {
     const prefix = dir === '' ? '' : `${dir}/`;
+    // The whole row with the seek: a file child needs no second read for its entry.
+    const columns = 'path, size, mtime_ms, ctime_ms, last_modified_s, sha256';
     const next = dir === ''
-      ? statement(this.db, 'SELECT path FROM files WHERE path >= ? ORDER BY path LIMIT 1 -- pluck').pluck()
-      : statement(this.db, 'SELECT path FROM files WHERE path >= ? AND path < ? ORDER BY path LIMIT 1 -- pluck').pluck();
+      ? statement(this.db, `SELECT ${columns} FROM files WHERE path >= ? ORDER BY path LIMIT 1 -- raw`).raw()
+      : statement(this.db, `SELECT ${columns} FROM files WHERE path >= ? AND path < ? ORDER BY path LIMIT 1 -- raw`).raw();
     const below = dir === '' ? '' : upperBound(prefix);
     const children: { name: string; file: FileEntry | undefined }[] = [];
     let from = prefix;
     for (;;) {
-      const path = (dir === '' ? next.get(from) : next.get(from, below)) as string | undefined;
-      if (path === undefined) return children;
+      const found = (dir === '' ? next.get(from) : next.get(from, below)) as [string, ...FileRow] | undefined;
+      if (found === undefined) return children;
+      const [path, ...row] = found;
       const rest = path.slice(prefix.length);
       const cut = rest.indexOf('/');
       if (cut === -1) {
-        children.push({ name: rest, file: this.lookupCold(path) });
+        // The kept entry when there is one; a listing never adds to the kept ones (it would push the popular files out).
+        children.push({ name: rest, file: this.young.get(path) ?? this.old.get(path) ?? toEntry(path, row) });
         from = `${path}\0`;
       } else {
         const name = rest.slice(0, cut);
@@ -325,14 +329,6 @@ export class Catalog {
     const current = this.lookup(file.path);
     return current instanceof CatalogEntry && current.size === file.size && current.mtimeMs === file.mtimeMs && current.ctimeMs === file.ctimeMs
       ? current : undefined;
-  }
-
-  /** An entry without remembering it (a listing must not push the popular files out). */
-  private lookupCold(path: string): FileEntry | undefined {
-    const hot = this.young.get(path) ?? this.old.get(path);
-    if (hot !== undefined) return hot;
-    const row = readFile(this.db, path);
-    return row === undefined ? undefined : toEntry(path, row);
   }
 
   private remember(entry: CatalogEntry): void {
