@@ -1,5 +1,6 @@
 // Shared test fixtures: a temporary repository and config, an app built on them, a seeded random.
-import { mkdtempSync, mkdirSync, writeFileSync, truncateSync, utimesSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync, truncateSync, utimesSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { Test } from 'tap';
@@ -48,10 +49,32 @@ export function writeFiles(root: string, files: Record<string, number>, mtime?: 
   }
 }
 
+/**
+ * A new directory under the system's temporary one, removed when the test ends. Servers are gone before
+ * that (stopGroup), but a process the test did not start through the helpers may still write there while it
+ * dies. rmSync's own retries only retry the last rmdir, never the entries that appeared since its listing,
+ * so the whole removal is retried until it succeeds.
+ */
+export function tempDir(t: Test, prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), `mirrorgate-${prefix}-`));
+  t.teardown(async () => {
+    let last: unknown;
+    const removed = await waitFor(() => {
+      try {
+        rmSync(dir, { recursive: true, force: true });
+        return true;
+      } catch (err) {
+        last = err;
+        return false;
+      }
+    }, 30_000, 100);
+    if (!removed) throw last;
+  });
+  return dir;
+}
+
 export function makeFixture(t: Test, options: FixtureOptions = {}): Fixture {
-  const dir = mkdtempSync(join(tmpdir(), 'mirrorgate-test-'));
-  // A server process of the test may still be writing here while it dies: retried, as rm -rf would need to be.
-  t.teardown(() => import('node:fs').then((fs) => fs.rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 })));
+  const dir = tempDir(t, 'test');
   const repository = join(dir, 'repository');
   mkdirSync(repository);
   writeFiles(repository, options.files ?? DEFAULT_FILES);
@@ -146,10 +169,47 @@ export async function waitForAsync(check: () => Promise<boolean>, timeoutMs = 50
   }
 }
 
+/**
+ * SIGKILL to every process of a server spawned with `detached: true` (its own group), then waits until none
+ * of them runs. Killing only the primary leaves its workers alive until they read the closed IPC channel,
+ * and a worker that finds the database file gone makes it anew (runtime checkDatabase): in the middle of
+ * the fixture's removal, when the test is over.
+ */
+export async function stopGroup(child: ChildProcess): Promise<void> {
+  const pgid = child.pid;
+  if (pgid === undefined) return;
+  const exited = child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((resolve) => child.once('exit', resolve));
+  try {
+    process.kill(-pgid, 'SIGKILL');
+  } catch {
+    // ESRCH: every process of the group has exited already
+  }
+  await exited;
+  if (!(await waitFor(() => runningInGroup(pgid) === 0, 30_000, 50))) throw new Error(`processes of group ${pgid} outlived SIGKILL`);
+}
+
+/** How many processes of the group are running: an exited one not yet reaped by its new parent (Z) is not. */
+function runningInGroup(pgid: number): number {
+  let running = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue; // exited while listed
+    }
+    // "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses, so fields are read after the last ')'.
+    const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(pgrp) === pgid && state !== 'Z' && state !== 'X') running += 1;
+  }
+  return running;
+}
+
 export interface ServeProcess {
   /** The 127/8 address it listens on (--host in `extra`; default 127.0.0.1). */
   readonly host: string;
-  readonly child: import('node:child_process').ChildProcess;
+  readonly child: ChildProcess;
   readonly port: number;
   /** Everything the process has printed so far. */
   output(): string;
@@ -165,14 +225,9 @@ export async function serveProcess(t: Test, fixture: Fixture, prefix: string[] =
   const args = [process.execPath, join(PACKAGE_ROOT, 'dist/src/cli/bin.js'), 'serve', '--config', fixture.configPath, '--db', fixture.dbPath,
     '--host', '127.0.0.1', '--port', '0', '--log-level', 'info', ...extra];
   const [command = '', ...rest] = [...prefix, ...args];
-  const child = spawn(command, rest, { stdio: ['ignore', 'pipe', 'pipe'] });
-  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
-  // Killed and gone (its workers too: they leave when the primary's IPC channel closes) before the
-  // fixture's directory is removed.
-  t.teardown(async () => {
-    child.kill('SIGKILL');
-    await exited;
-  });
+  // Its own process group, so that the primary, its workers and a scan child are killed together.
+  const child = spawn(command, rest, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  t.teardown(() => stopGroup(child));
   let output = '';
   child.stdout.on('data', (d: Buffer) => { output += d.toString(); });
   child.stderr.on('data', (d: Buffer) => { output += d.toString(); });

@@ -27,6 +27,18 @@ export interface ScanWritten extends WriteCounts {
 /** Rows written per transaction: the server's own writes wait at most this long for the lock. */
 const WRITE_BATCH = 2000;
 
+/** The server that forked this scan, when it is one (the child's entry below sets it). */
+let parentPid: number | undefined;
+
+/**
+ * A scan whose server died (SIGKILL, the OOM killer) is nobody's: it ends at the next directory or batch
+ * rather than walk and write on for minutes next to the restarted server's own scan. Its open
+ * transaction, if any, is rolled back with its connection.
+ */
+function endIfOrphaned(): void {
+  if (parentPid !== undefined && process.ppid !== parentPid) process.exit(3);
+}
+
 /**
  * Makes `files` match the walk: the walk goes into a temporary table (this connection's own: no lock on
  * the catalog), SQLite finds what was added, changed and removed, and only those are written, a batch
@@ -54,6 +66,7 @@ export function writeScan(db: Db, scanned: ScanColumns): ScanWritten {
   // A large change is logged as "read everything again" once per batch, not path by path.
   const logAll = updates.length > LOG_PATHS_MAX;
   for (let at = 0; at < updates.length; at += WRITE_BATCH) {
+    endIfOrphaned();
     const written = writeFiles(db, updates.slice(at, at + WRITE_BATCH), logAll);
     counts.added += written.added;
     counts.changed += written.changed;
@@ -91,6 +104,7 @@ export function walkSync(root: string, filesToo = true): ScanColumns {
   const pending: string[] = [''];
   while (pending.length > 0) {
     const rel = pending.pop() as string;
+    endIfOrphaned();
     dirs.push(rel);
     const prefix = rel === '' ? '' : `${rel}/`;
     let entries;
@@ -136,6 +150,8 @@ function run(job: ScanJob): ScanColumns | ScanWritten {
 }
 
 if (process.env.MIRRORGATE_SCAN_CHILD === '1' && process.send !== undefined) {
+  // From the server's own word (scan.ts), not from process.ppid at start: the server may already be gone.
+  parentPid = Number(process.env.MIRRORGATE_SCAN_PARENT) || process.ppid;
   process.once('message', (job: ScanJob) => {
     let answer: { ok: true; result: ScanColumns | ScanWritten } | { ok: false; message: string; code?: string };
     try {

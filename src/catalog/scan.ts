@@ -29,7 +29,7 @@ function runWorker<T>(job: ScanJob, signal?: AbortSignal): Promise<T> {
     // From src/ (the tests) the child is TypeScript too, loaded as this process loads it; from dist/ it is JavaScript.
     const script = new URL(import.meta.url.endsWith('.ts') ? './scan-worker.ts' : './scan-worker.js', import.meta.url);
     // 'advanced': the columns are typed arrays. The child's output is the server's (its errors come back as messages).
-    const child = fork(script, [], { env: { ...process.env, MIRRORGATE_SCAN_CHILD: '1' }, serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = fork(script, [], { env: { ...process.env, MIRRORGATE_SCAN_CHILD: '1', MIRRORGATE_SCAN_PARENT: String(process.pid) }, serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     let settled = false;
     const settle = (fn: () => void) => {
       if (settled) return;

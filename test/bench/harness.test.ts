@@ -1,8 +1,7 @@
 // What the bench relies on works. Nothing here is timed: the bench measures, the tests only check.
 import t from 'tap';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { PACKAGE_ROOT } from '../../src/paths.js';
@@ -10,13 +9,14 @@ import { generateRepository } from '../../bench/lib/fixtures.js';
 import { hasWrk } from '../../bench/lib/load.js';
 import { openDb } from '../../src/db/open.js';
 import { Catalog } from '../../src/catalog/catalog.js';
+import { tempDir } from '../helper.js';
 
 const run = promisify(execFile);
 
 const tools = ['autocannon', ...(await hasWrk() ? ['wrk'] : [])];
 
 for (const tool of tools) t.test(`a smoke run of the harness (${tool}) starts, loads and stops its servers, and writes its results`, async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'mirrorgate-bench-'));
+  const dir = tempDir(t, 'bench');
   const out = join(dir, 'latest.json');
   const { stdout } = await run(process.execPath, [join(PACKAGE_ROOT, 'dist/bench/run.js'), '--quick', '--files', '300', '--seconds', '1',
     '--connections', '8', '--tool', tool, '--out', out, '--work', join(dir, 'work')], { timeout: 120_000, maxBuffer: 1 << 24 });
@@ -33,7 +33,7 @@ for (const tool of tools) t.test(`a smoke run of the harness (${tool}) starts, l
 });
 
 t.test('bench:profile profiles a short run and says where the CPU went', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'mirrorgate-profile-'));
+  const dir = tempDir(t, 'profile');
   // Through env(1), without tap's process tracking (NODE_OPTIONS), which tap adds to every child it
   // spawns and which would slow the profiled server tenfold.
   const { stdout } = await run('env', ['-u', 'NODE_OPTIONS', '-u', 'NODE_V8_COVERAGE', process.execPath, join(PACKAGE_ROOT, 'dist/bench/profile.js'),
@@ -44,7 +44,7 @@ t.test('bench:profile profiles a short run and says where the CPU went', async (
 });
 
 t.test('a generated catalog of 100,000 files loads from SQLite and answers lookups correctly', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'mirrorgate-catalog-'));
+  const dir = tempDir(t, 'catalog');
   const root = join(dir, 'repo');
   const paths = generateRepository(root, 100_000);
   const { db } = openDb(join(dir, 'catalog.db'));

@@ -1,12 +1,12 @@
 import t from 'tap';
-import { readFileSync, writeFileSync, mkdtempSync, mkdirSync, truncateSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync, mkdirSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { validateConfig, loadConfigFile, formatProblems, MAX_CONFIG_BYTES } from '../../src/config/load.js';
 import { renderSchema } from '../../src/config/write-schema.js';
 import { PACKAGE_ROOT } from '../../src/paths.js';
+import { tempDir } from '../helper.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'mirrorgate-config-'));
+const dir = tempDir(t, 'config');
 mkdirSync(join(dir, 'repository'));
 const source = join(dir, 'mirrors.json');
 const good = { url: 'https://m.example.org/pub/', name: 'm1', country: 'DE', latitude: 50, longitude: 8 };

@@ -1,12 +1,12 @@
 import t from 'tap';
-import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { openDb, statement } from '../../src/db/open.js';
 import { listMigrations, migrate, schemaVersion } from '../../src/db/migrate.js';
+import { tempDir } from '../helper.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'mirrorgate-db-'));
+const dir = tempDir(t, 'db');
 const latest = listMigrations().at(-1)?.version ?? 0;
 
 t.test('a fresh database gets every migration, in WAL mode', async (t) => {

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { PACKAGE_ROOT } from '../../src/paths.js';
 import { serve } from '../../src/cli/commands/serve.js';
 import { ConfigWatcher } from '../../src/runtime/config-watcher.js';
-import { waitFor } from '../helper.js';
+import { stopGroup, waitFor } from '../helper.js';
 
 const README = readFileSync(join(PACKAGE_ROOT, 'README.md'), 'utf8');
 const DEMO = join(PACKAGE_ROOT, 'dist/src/demo/main.js');
@@ -25,8 +25,8 @@ async function freePort(): Promise<number> {
 t.test('npm run demo -- --port N serves on N, and its banner promises what the README does', async (t) => {
   t.ok(existsSync(DEMO), 'the demo is built (npm test builds)');
   const port = await freePort();
-  const child = spawn(process.execPath, [DEMO, '--port', String(port)], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, MIRRORGATE_PORT: '1' } });
-  t.teardown(() => { child.kill('SIGKILL'); });
+  const child = spawn(process.execPath, [DEMO, '--port', String(port)], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, MIRRORGATE_PORT: '1' }, detached: true });
+  t.teardown(() => stopGroup(child));
   let output = '';
   child.stdout.on('data', (d: Buffer) => { output += d.toString(); });
   child.stderr.on('data', (d: Buffer) => { output += d.toString(); });

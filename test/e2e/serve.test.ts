@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { PACKAGE_ROOT } from '../../src/paths.js';
 import { startMirrorServer } from '../../src/demo/mirror-server.js';
-import { makeFixture, writeConfig, writeFiles, waitFor, waitForAsync, type Fixture } from '../helper.js';
+import { makeFixture, stopGroup, writeConfig, writeFiles, waitFor, waitForAsync, type Fixture } from '../helper.js';
 
 const run = promisify(execFile);
 const BIN = join(PACKAGE_ROOT, 'dist/src/cli/bin.js');
@@ -18,9 +18,9 @@ async function curl(...args: string[]): Promise<string> {
 
 async function serve(t: Test, fixture: Fixture, extra: string[] = []): Promise<{ child: ChildProcess; base: string; exited: Promise<number | null>; output: () => string }> {
   const child = spawn(process.execPath, [BIN, 'serve', '--config', fixture.configPath, '--db', fixture.dbPath,
-    '--host', '127.0.0.1', '--port', '0', '--log-level', 'info', ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
+    '--host', '127.0.0.1', '--port', '0', '--log-level', 'info', ...extra], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  t.teardown(() => { child.kill('SIGKILL'); });
+  t.teardown(() => stopGroup(child));
   let output = '';
   child.stdout?.on('data', (d: Buffer) => { output += d.toString(); });
   child.stderr?.on('data', (d: Buffer) => { output += d.toString(); });

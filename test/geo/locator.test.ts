@@ -1,13 +1,12 @@
 import t from 'tap';
-import { copyFileSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import maxmind from 'maxmind';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GeoLocator, shippedCityDatabases } from '../../src/geo/locator.js';
 import { locationFromRecord, asnFromRecord, NOWHERE } from '../../src/geo/records.js';
 import { planFor } from '../../src/selection/plan.js';
 import { selectMirror } from '../../src/selection/select.js';
-import { seeded } from '../helper.js';
+import { seeded, tempDir } from '../helper.js';
 import { WORLD } from '../selection/fixtures.js';
 
 const locator = new GeoLocator({ city: shippedCityDatabases(), asn: undefined, cacheSize: 1000 });
@@ -70,7 +69,7 @@ t.test('both record layouts are understood', async (t) => {
 });
 
 t.test('a missing database: no locality, then picked up without a restart when it appears', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'mirrorgate-geo-'));
+  const dir = tempDir(t, 'geo');
   const file = join(dir, 'city.mmdb');
   const late = new GeoLocator({ city: [file], asn: undefined, cacheSize: 100 });
   const first = await late.refresh();
@@ -86,8 +85,7 @@ t.test('a missing database: no locality, then picked up without a restart when i
 });
 
 t.test('a new database with intact metadata but corrupt data is refused; the one in use stays', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'mirrorgate-geo-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir(t, 'geo');
   const file = join(dir, 'city.mmdb');
   const good = shippedCityDatabases()[0] as string;
   copyFileSync(good, file);
