@@ -65,12 +65,14 @@ export class Catalog {
   private watermark = 0;
   private files = 0;
   private memoized = 0;
-  /** Lookups that had to read the database (for /_mirrorgate/health). */
+  /** Lookups, and those of them that had to read the database (health and metrics). */
+  lookups = 0;
   misses = 0;
 
   constructor(private readonly db: Db) {}
 
   lookup(path: string): FileEntry | undefined {
+    this.lookups += 1;
     if (this.unpersisted.size > 0 && this.unpersisted.has(path)) return this.unpersisted.get(path) ?? undefined;
     let entry = this.young.get(path);
     if (entry !== undefined) return entry;

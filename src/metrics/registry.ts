@@ -53,6 +53,10 @@ export function buildRegistry(runtime: Runtime, role: Role, processLabel: string
     gauge('mirrorgate_mirror_utilisation', 'Bytes sent over the capacity window / what the effective capacity moves in it.', ['mirror'],
       () => mirrors().map((m) => [{ mirror: m.name }, runtime.states.utilisation(m)]), 'average');
     gauge('mirrorgate_counters_pending', 'Counter rows waiting for the next flush.', [], one(() => runtime.counters.pending + runtime.downloads.pending));
+    const catalog = runtime.catalog;
+    counter('mirrorgate_catalog_lookups_total', 'Catalog lookups since start: answered from this process\'s cache of recent paths, or read from the database (a path not asked lately, or not a file).',
+      ['result'], () => [[{ result: 'cached' }, catalog.lookups - catalog.misses], [{ result: 'database' }, catalog.misses]]);
+    gauge('mirrorgate_catalog_cache_entries', 'Catalog entries kept in this process\'s cache of recent paths (at most 100,000).', [], one(() => catalog.cached));
     counter('mirrorgate_geoip_lookup_errors_total', 'Location lookups that failed on a corrupt database node (answered as "unknown place").', [],
       one(() => runtime.locality.lookupErrors));
     if (connections !== undefined) {

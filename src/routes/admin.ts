@@ -28,7 +28,7 @@ export function adminRoutes(app: FastifyInstance, runtime: Runtime, token: strin
   app.get(`${ADMIN_PREFIX}/health`, async (request) => (!isOperator(request, runtime, token) ? { status: 'ok' } : {
     status: 'ok',
     files: runtime.catalog.size,
-    catalogCache: { entries: runtime.catalog.cached, misses: runtime.catalog.misses },
+    catalogCache: { entries: runtime.catalog.cached, lookups: runtime.catalog.lookups, misses: runtime.catalog.misses },
     mirrors: runtime.config.mirrors.length,
     enabled: runtime.config.mirrors.filter((m) => m.enabled).length,
     scanning: runtime.scanInProgress,

@@ -155,6 +155,16 @@ t.test('admin endpoints answer', async (t) => {
   const metrics = await app.inject({ url: '/_mirrorgate/metrics' });
   t.match(metrics.body, /mirrorgate_requests_total\{target="(eu|us)"\} 1/);
   t.match(metrics.body, /mirrorgate_catalog_files 5/);
+  // The first lookup of the path read the database; a second request finds it in the cache.
+  const lookups = (body: string, result: string) => Number(new RegExp(`^mirrorgate_catalog_lookups_total\\{result="${result}"\\} (\\d+)$`, 'm').exec(body)?.[1]);
+  const before = { cached: lookups(metrics.body, 'cached'), database: lookups(metrics.body, 'database') };
+  t.ok(before.database >= 1, 'the first request read the database');
+  await app.inject({ url: '/releases/1.0/big.iso' });
+  const after = (await app.inject({ url: '/_mirrorgate/metrics' })).body;
+  t.equal(lookups(after, 'database'), before.database, 'the second request read nothing');
+  t.ok(lookups(after, 'cached') > before.cached, 'it was answered from the cache');
+  t.match(after, /^mirrorgate_catalog_cache_entries [1-9]\d*$/m);
+  t.match((await app.inject({ url: '/_mirrorgate/health' })).json(), { catalogCache: { entries: Number, lookups: Number, misses: Number } });
   const mirrors = await app.inject({ url: '/_mirrorgate/mirrors' });
   t.match(mirrors.json(), [{ name: 'eu', state: 'unprobed', enabled: true }, { name: 'us', state: 'unprobed' }]);
 });
