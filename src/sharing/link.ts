@@ -76,6 +76,17 @@ interface SharingRedis extends Redis {
   mgTotals(numKeys: number, ...args: (string | number)[]): Promise<number>;
 }
 
+/** The evidence stored under a claim once the claimant has it; undefined while it holds only its claimant's name. */
+function storedAnswer(text: string | null): Evidence | undefined {
+  if (text === null || !text.startsWith('{')) return undefined;
+  try {
+    const event = JSON.parse(text) as Event;
+    return event.kind === 'evidence' ? event.evidence : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export class ClusterLink implements ProbeSharing {
   readonly processId: string;
   readonly keys: Keys;
@@ -367,8 +378,15 @@ export class ClusterLink implements ProbeSharing {
   publishEvidence(mirror: string, path: string, evidence: Evidence): void {
     if (!this.ready) return;
     this.stats.published += 1;
-    const event: Event = { from: this.processId, kind: 'evidence', mirror, path, evidence };
-    void this.redis.publish(this.keys.events, JSON.stringify(event)).catch(() => undefined);
+    const text = JSON.stringify({ from: this.processId, kind: 'evidence', mirror, path, evidence } satisfies Event);
+    // Also the answer to the check's claim, for as long as the claim lasts (KEEPTTL; XX: never a key
+    // without expiry): an instance whose rescan had not found the file yet when the news went out reads
+    // it there when it comes to check, instead of waiting the claim out and checking again. A recheck
+    // due later is not held up: the claim and its answer expire together.
+    void this.redis.pipeline()
+      .set(this.keys.check(mirror, path, evidence.size, evidence.mtimeMs), text, 'KEEPTTL', 'XX')
+      .publish(this.keys.events, text)
+      .exec().catch(() => undefined);
   }
 
   /** When Redis is away nothing is sent: the next round's health is, and evidence is checked again when asked for. */
@@ -385,6 +403,7 @@ export class ClusterLink implements ProbeSharing {
       return 'mine';
     }
     return new Promise((resolve) => {
+      // Waiting first, then reading the claim: its answer is either already stored there or still to come.
       const waitKey = `${mirror}\n${file.path}`;
       let waiting = this.waiters.get(waitKey);
       if (waiting === undefined) this.waiters.set(waitKey, waiting = new Set());
@@ -400,6 +419,10 @@ export class ClusterLink implements ProbeSharing {
       }, waitMs);
       timer.unref();
       set.add(wake);
+      this.redis.get(key).then((text) => {
+        const answer = storedAnswer(text);
+        if (answer !== undefined) wake(answer);
+      }, () => undefined);
     });
   }
 
