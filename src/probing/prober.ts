@@ -361,11 +361,10 @@ export class Prober {
     if (this.deps.sharing !== undefined) {
       // Another instance checking the same copy: its evidence, once it has it.
       const claim = await this.deps.sharing.claimCheck(mirror.name, file, CLAIM_WAIT_BASE_MS + this.deps.config().probe.timeoutMs * 4);
-      // The claimant's evidence (from its news, or stored under its claim when the news came before this
-      // host knew the file), adopted: restamped for our copy, or refused when it is about another copy.
-      // Also what was adopted while the wait missed its wake-up (the news landed between claim and wait).
+      // The claimant's evidence, adopted by the link (restamped for our copy; refused when it is about
+      // another copy) from its news or from its claim, where it is stored when the news came before this
+      // host knew the file; also when the wait missed its wake-up (the news landed between claim and wait).
       if (claim !== 'mine') {
-        if (claim !== undefined) this.adoptEvidence(mirror.name, file.path, claim);
         const known = this.deps.states.get(mirror.name).evidence.get(file.path);
         return known !== undefined && sameCopy(known, file) ? known : undefined;
       }

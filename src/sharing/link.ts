@@ -421,7 +421,9 @@ export class ClusterLink implements ProbeSharing {
       set.add(wake);
       this.redis.get(key).then((text) => {
         const answer = storedAnswer(text);
-        if (answer !== undefined) wake(answer);
+        if (answer === undefined) return;
+        this.adopt(() => this.host.adoptEvidence(mirror, file.path, answer)); // as the news would have been
+        wake(answer);
       }, () => undefined);
     });
   }
